@@ -213,3 +213,115 @@ fn at(e: SignError, index: usize) -> SignError {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sign::KeyStore;
+    use crate::tx::{OutPoint, TxIn};
+    use crate::units::Amount;
+
+    fn key(b: u8) -> SecretKey {
+        SecretKey::from_slice(&[b; 32]).unwrap()
+    }
+
+    fn one_input_tx() -> Transaction {
+        Transaction {
+            version: 2,
+            lock_time: 0,
+            input: vec![TxIn::new(OutPoint::NULL, 0)],
+            output: vec![TxOut {
+                value: Amount::from_sat(1),
+                script_pubkey: ScriptBuf::new(),
+            }],
+        }
+    }
+
+    fn p2wpkh(k: &SecretKey) -> TxOut {
+        TxOut {
+            value: Amount::from_sat(10),
+            script_pubkey: ScriptBuf::new_p2wpkh(&compressed_pubkey(k).1),
+        }
+    }
+
+    #[test]
+    fn refusals_leave_the_transaction_alone() {
+        let store: KeyStore = [key(1)].into_iter().collect();
+        let mut tx = one_input_tx();
+        let before = tx.clone();
+        let cases = [
+            (
+                vec![p2wpkh(&key(2))],
+                vec![1],
+                SignError::MissingKey { index: 0 },
+            ),
+            (
+                vec![p2wpkh(&key(1))],
+                vec![0],
+                SignError::InvalidSighashType {
+                    index: 0,
+                    sighash_type: 0,
+                },
+            ),
+            (
+                vec![TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: ScriptBuf::new_p2wsh(&[0; 32]),
+                }],
+                vec![1],
+                SignError::UnsupportedScript {
+                    index: 0,
+                    script_hex: ScriptBuf::new_p2wsh(&[0; 32]).to_hex(),
+                },
+            ),
+            (
+                vec![],
+                vec![1],
+                SignError::InputCountMismatch {
+                    inputs: 1,
+                    prevouts: 0,
+                    sighash_types: 1,
+                },
+            ),
+        ];
+        for (prevouts, types, expected) in cases {
+            assert_eq!(
+                sign_transaction(&mut tx, &prevouts, &types, &store),
+                Err(expected)
+            );
+            assert_eq!(tx, before);
+        }
+        // A key source answering with the wrong key is caught.
+        struct Liar;
+        impl GetKey for Liar {
+            fn get_key(&self, _: &KeyRequest) -> Option<SecretKey> {
+                Some(key(3))
+            }
+        }
+        for prevout in [
+            p2wpkh(&key(1)),
+            TxOut {
+                value: Amount::ZERO,
+                script_pubkey: ScriptBuf::new_p2tr(&[2; 32]),
+            },
+        ] {
+            assert_eq!(
+                sign_transaction(&mut tx, &[prevout], &[1], &Liar),
+                Err(SignError::KeyMismatch { index: 0 })
+            );
+        }
+        assert_eq!(format!("{store:?}"), "KeyStore(1 keys)");
+    }
+
+    #[test]
+    fn p2wpkh_witness_shape() {
+        let store: KeyStore = [key(1)].into_iter().collect();
+        let mut tx = one_input_tx();
+        sign_transaction(&mut tx, &[p2wpkh(&key(1))], &[0x81], &store).unwrap();
+        let items = tx.input[0].witness.items();
+        assert_eq!(items.len(), 2);
+        assert_eq!(*items[0].last().unwrap(), 0x81);
+        assert_eq!(items[1], compressed_pubkey(&key(1)).0);
+        assert!(tx.input[0].script_sig.is_empty());
+    }
+}
