@@ -23,3 +23,4 @@ pub mod sighash;
 pub mod sign;
 pub mod tx;
 pub mod units;
+pub mod wallet;

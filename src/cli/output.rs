@@ -1,0 +1,49 @@
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::CliError;
+
+/// Where a command's result goes: one JSON document, or text for a person.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    /// Creates the output mode.
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Prints `value` as JSON in `--json` mode, otherwise the text `human` makes.
+    ///
+    /// # Errors
+    /// Only an internal serialization failure; a closed stdout (broken pipe) is success.
+    pub fn emit<T: Serialize>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<(), CliError> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value).map_err(CliError::internal)?
+        } else {
+            human(value)
+        };
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{}", text.trim_end()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::internal(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr.
+    pub fn error(&self, err: &CliError) {
+        if self.json {
+            let doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            println!("{doc}");
+        } else {
+            eprintln!("error: {}", err.message);
+        }
+    }
+}
