@@ -1,0 +1,215 @@
+//! The transaction signer: fills scriptSigs and witnesses for the output types ferry
+//! spends, with one sighash cache per transaction.
+
+use k256::SecretKey;
+use k256::ecdsa::SigningKey;
+
+use super::ecdsa::is_standard_ecdsa_sighash_type;
+use super::{GetKey, KeyRequest, SignError, sign_ecdsa, sign_schnorr};
+use crate::hashes::hash160;
+use crate::script::ScriptBuf;
+use crate::script::taproot::tweak_secret_key;
+use crate::sighash::{SIGHASH_SINGLE, SighashCache};
+use crate::tx::{Transaction, TxOut, Witness};
+
+/// What to put in one input once it is signed.
+struct Unlock {
+    script_sig: ScriptBuf,
+    witness: Witness,
+}
+
+/// Signs every input of `tx`, replacing its scriptSig and witness.
+///
+/// - `prevouts`: the outputs spent by all inputs, in input order.
+/// - `sighash_types`: one per input. ECDSA inputs (P2PKH, P2SH-P2WPKH, P2WPKH) take
+///   0x01-0x03 or 0x81-0x83; P2TR key-path inputs also take 0x00 (`SIGHASH_DEFAULT`).
+/// - `keys`: looked up by what each spent output reveals ([`KeyRequest::PubkeyHash`],
+///   [`KeyRequest::NestedWpkhScriptHash`], [`KeyRequest::Bip86OutputKey`]); P2PKH uses
+///   compressed keys only.
+///
+/// P2TR inputs are signed on the key path as BIP-0086 outputs (internal key tweaked with no
+/// script tree) with fresh auxiliary randomness. Nothing in `tx` changes unless every input
+/// could be signed.
+///
+/// # Errors
+/// [`SignError`]: counts that do not match the inputs, an unsupported spent script, a
+/// missing or mismatching key, an invalid sighash type, or `SIGHASH_SINGLE` for an input
+/// without an output at its index.
+pub fn sign_transaction<K: GetKey + ?Sized>(
+    tx: &mut Transaction,
+    prevouts: &[TxOut],
+    sighash_types: &[u8],
+    keys: &K,
+) -> Result<(), SignError> {
+    let inputs = tx.input.len();
+    if prevouts.len() != inputs || sighash_types.len() != inputs {
+        return Err(SignError::InputCountMismatch {
+            inputs,
+            prevouts: prevouts.len(),
+            sighash_types: sighash_types.len(),
+        });
+    }
+    // No sighash commits to scriptSigs or witnesses, so every input is signed against the
+    // unsigned transaction first and the unlocks are written afterwards.
+    let unlocks = {
+        let cache = SighashCache::new(tx);
+        prevouts
+            .iter()
+            .zip(sighash_types)
+            .enumerate()
+            .map(|(index, (prevout, &sighash_type))| {
+                sign_input(&cache, index, prevouts, prevout, sighash_type, keys)
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    for (txin, unlock) in tx.input.iter_mut().zip(unlocks) {
+        txin.script_sig = unlock.script_sig;
+        txin.witness = unlock.witness;
+    }
+    Ok(())
+}
+
+fn sign_input<K: GetKey + ?Sized>(
+    cache: &SighashCache<'_>,
+    index: usize,
+    prevouts: &[TxOut],
+    prevout: &TxOut,
+    sighash_type: u8,
+    keys: &K,
+) -> Result<Unlock, SignError> {
+    let spk = &prevout.script_pubkey;
+    let outputs = cache.transaction().output.len();
+    if sighash_type & 0x1f == SIGHASH_SINGLE && index >= outputs {
+        return Err(SignError::SingleWithoutOutput { index, outputs });
+    }
+    let bytes = spk.as_bytes();
+    if spk.is_p2tr() {
+        let output_key: [u8; 32] = bytes[2..34].try_into().expect("P2TR program is 32 bytes");
+        let secret = keys
+            .get_key(&KeyRequest::Bip86OutputKey(output_key))
+            .ok_or(SignError::MissingKey { index })?;
+        let tweaked = tweak_secret_key(&secret.to_nonzero_scalar(), None)
+            .map_err(|source| SignError::Tweak { index, source })?;
+        if <[u8; 32]>::from(tweaked.verifying_key().to_bytes()) != output_key {
+            return Err(SignError::KeyMismatch { index });
+        }
+        let sighash = cache
+            .taproot_sighash(index, prevouts, sighash_type, None, None)
+            .map_err(|source| SignError::Sighash { index, source })?;
+        let sig = sign_schnorr(&tweaked, &sighash, sighash_type).map_err(|e| at(e, index))?;
+        return Ok(Unlock {
+            script_sig: ScriptBuf::new(),
+            witness: Witness::from_items(vec![sig.to_vec()]),
+        });
+    }
+
+    if !is_standard_ecdsa_sighash_type(sighash_type) {
+        return Err(SignError::InvalidSighashType {
+            index,
+            sighash_type,
+        });
+    }
+    let (request, pkh_at) = if spk.is_p2pkh() {
+        (KeyRequest::PubkeyHash(array(&bytes[3..23])), Kind::P2pkh)
+    } else if spk.is_p2wpkh() {
+        (KeyRequest::PubkeyHash(array(&bytes[2..22])), Kind::P2wpkh)
+    } else if spk.is_p2sh() {
+        (
+            KeyRequest::NestedWpkhScriptHash(array(&bytes[2..22])),
+            Kind::P2shP2wpkh,
+        )
+    } else {
+        return Err(SignError::UnsupportedScript {
+            index,
+            script_hex: spk.to_hex(),
+        });
+    };
+    let secret = keys
+        .get_key(&request)
+        .ok_or(SignError::MissingKey { index })?;
+    let (pubkey, pkh) = compressed_pubkey(&secret);
+    let matches = match request {
+        KeyRequest::PubkeyHash(h) => h == pkh,
+        KeyRequest::NestedWpkhScriptHash(h) => h == hash160(ScriptBuf::new_p2wpkh(&pkh).as_bytes()),
+        _ => false,
+    };
+    if !matches {
+        return Err(SignError::KeyMismatch { index });
+    }
+    let key = SigningKey::from(&secret);
+    let sighash = match pkh_at {
+        Kind::P2pkh => cache.legacy_sighash(index, bytes, u32::from(sighash_type)),
+        Kind::P2wpkh | Kind::P2shP2wpkh => {
+            // BIP-0143: the scriptCode of P2WPKH is the P2PKH script of the key hash.
+            let script_code = ScriptBuf::new_p2pkh(&pkh);
+            cache
+                .segwit_v0_sighash(
+                    index,
+                    script_code.as_bytes(),
+                    prevout.value,
+                    u32::from(sighash_type),
+                )
+                .map_err(|source| SignError::Sighash { index, source })?
+        }
+    };
+    let sig = sign_ecdsa(&key, &sighash, sighash_type)
+        .map_err(|e| at(e, index))?
+        .to_vec();
+    Ok(match pkh_at {
+        Kind::P2pkh => {
+            let mut script_sig = ScriptBuf::new();
+            script_sig.push_slice(&sig).push_slice(&pubkey);
+            Unlock {
+                script_sig,
+                witness: Witness::new(),
+            }
+        }
+        Kind::P2wpkh => Unlock {
+            script_sig: ScriptBuf::new(),
+            witness: Witness::from_items(vec![sig, pubkey.to_vec()]),
+        },
+        Kind::P2shP2wpkh => {
+            let mut script_sig = ScriptBuf::new();
+            script_sig.push_slice(ScriptBuf::new_p2wpkh(&pkh).as_bytes());
+            Unlock {
+                script_sig,
+                witness: Witness::from_items(vec![sig, pubkey.to_vec()]),
+            }
+        }
+    })
+}
+
+/// The ECDSA output types.
+#[derive(Clone, Copy)]
+enum Kind {
+    P2pkh,
+    P2wpkh,
+    P2shP2wpkh,
+}
+
+fn array(bytes: &[u8]) -> [u8; 20] {
+    bytes.try_into().expect("template checked: a 20-byte hash")
+}
+
+/// Returns the compressed public key and its HASH160.
+fn compressed_pubkey(secret: &SecretKey) -> ([u8; 33], [u8; 20]) {
+    let pubkey: [u8; 33] = secret
+        .public_key()
+        .to_sec1_bytes()
+        .as_ref()
+        .try_into()
+        .expect("a compressed SEC1 key is 33 bytes");
+    let pkh = hash160(&pubkey);
+    (pubkey, pkh)
+}
+
+/// Puts the input index into an error raised by a per-signature function.
+fn at(e: SignError, index: usize) -> SignError {
+    match e {
+        SignError::InvalidSighashType { sighash_type, .. } => SignError::InvalidSighashType {
+            index,
+            sighash_type,
+        },
+        other => other,
+    }
+}
