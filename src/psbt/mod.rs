@@ -375,3 +375,6 @@ impl fmt::Display for Psbt {
         f.write_str(&self.to_base64())
     }
 }
+
+#[cfg(test)]
+mod tests;
