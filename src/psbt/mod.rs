@@ -45,7 +45,10 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-pub use decode::{DecodedInput, DecodedOutput, DecodedPsbt, DecodedTx, DecodedTxIn, DecodedTxOut};
+pub use decode::{
+    DecodedInput, DecodedKeySource, DecodedOutput, DecodedPsbt, DecodedTx, DecodedTxIn,
+    DecodedTxOut,
+};
 pub use error::{ExtractTxError, FeeError, FinalizeError, Location, PsbtError, SignerError};
 pub use input::Input;
 pub use output::Output;
