@@ -1,13 +1,15 @@
 //! Where the transaction signer finds secret keys.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use k256::SecretKey;
+use k256::{ecdsa, schnorr};
 
 use crate::hashes::hash160;
 use crate::script::ScriptBuf;
-use crate::script::taproot::tweak_public_key;
+use crate::script::taproot::tweak_secret_key;
 
 /// What the signer knows about the key it needs: what the spent output (or a PSBT field)
 /// reveals of it.
@@ -35,6 +37,88 @@ pub enum KeyRequest {
 pub trait GetKey {
     /// Returns the secret key that `request` describes, if held.
     fn get_key(&self, request: &KeyRequest) -> Option<SecretKey>;
+
+    /// Returns the key with its public parts already computed.
+    ///
+    /// The default derives them on every call (two or three curve multiplications); a
+    /// source that signs often, like [`KeyStore`], keeps them so that signing costs about
+    /// one signature per input.
+    fn get_prepared_key(&self, request: &KeyRequest) -> Option<Cow<'_, PreparedKey>> {
+        self.get_key(request)
+            .map(|k| Cow::Owned(PreparedKey::new(&k)))
+    }
+}
+
+/// A secret key with what signing needs of it computed once: the ECDSA signing key (which
+/// carries its public key), the compressed public key and its HASH160, and the BIP-0086
+/// output signing key (the key tweaked with no script tree).
+///
+/// `Debug` shows only the public key hash.
+#[derive(Clone)]
+pub struct PreparedKey {
+    ecdsa: ecdsa::SigningKey,
+    compressed: [u8; 33],
+    pubkey_hash: [u8; 20],
+    /// `None` only if the tweak is out of range (probability ~2^-128).
+    bip86: Option<schnorr::SigningKey>,
+}
+
+impl PreparedKey {
+    /// Computes the public parts of `secret`.
+    pub fn new(secret: &SecretKey) -> Self {
+        let ecdsa = ecdsa::SigningKey::from(secret);
+        let compressed: [u8; 33] = ecdsa
+            .verifying_key()
+            .to_sec1_bytes()
+            .as_ref()
+            .try_into()
+            .expect("a compressed SEC1 key is 33 bytes");
+        let bip86 = tweak_secret_key(&secret.to_nonzero_scalar(), None).ok();
+        Self {
+            pubkey_hash: hash160(&compressed),
+            ecdsa,
+            compressed,
+            bip86,
+        }
+    }
+
+    /// Returns the ECDSA signing key.
+    pub fn ecdsa(&self) -> &ecdsa::SigningKey {
+        &self.ecdsa
+    }
+
+    /// Returns the compressed (33-byte SEC1) public key.
+    pub fn compressed_pubkey(&self) -> &[u8; 33] {
+        &self.compressed
+    }
+
+    /// Returns HASH160 of the compressed public key.
+    pub fn pubkey_hash(&self) -> &[u8; 20] {
+        &self.pubkey_hash
+    }
+
+    /// Returns the x-only public key (BIP-0340) of the untweaked key.
+    pub fn x_only(&self) -> [u8; 32] {
+        self.compressed[1..].try_into().expect("33 - 1 = 32 bytes")
+    }
+
+    /// Returns the key that signs for this key's BIP-0086 output.
+    pub fn bip86_signing_key(&self) -> Option<&schnorr::SigningKey> {
+        self.bip86.as_ref()
+    }
+
+    /// Returns the BIP-0086 output key (x-only).
+    pub fn bip86_output_key(&self) -> Option<[u8; 32]> {
+        self.bip86
+            .as_ref()
+            .map(|k| k.verifying_key().to_bytes().into())
+    }
+}
+
+impl fmt::Debug for PreparedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PreparedKey(pkh {})", hex::encode(self.pubkey_hash))
+    }
 }
 
 /// A set of secret keys, indexed under every [`KeyRequest`] that can name them.
@@ -42,7 +126,7 @@ pub trait GetKey {
 /// `Debug` shows only how many keys it holds.
 #[derive(Clone, Default)]
 pub struct KeyStore {
-    keys: Vec<SecretKey>,
+    keys: Vec<(SecretKey, PreparedKey)>,
     index: HashMap<KeyRequest, usize>,
 }
 
@@ -52,28 +136,22 @@ impl KeyStore {
         Self::default()
     }
 
-    /// Adds a key under all the requests that name it.
+    /// Adds a key under all the requests that name it, computing its public parts once.
     pub fn insert(&mut self, key: SecretKey) {
         let n = self.keys.len();
-        let compressed: [u8; 33] = key
-            .public_key()
-            .to_sec1_bytes()
-            .as_ref()
-            .try_into()
-            .expect("a compressed SEC1 key is 33 bytes");
-        let pkh = hash160(&compressed);
-        let xonly: [u8; 32] = compressed[1..].try_into().expect("33 - 1 = 32 bytes");
-        self.index.insert(KeyRequest::Pubkey(compressed), n);
+        let prepared = PreparedKey::new(&key);
+        let pkh = *prepared.pubkey_hash();
+        self.index
+            .insert(KeyRequest::Pubkey(*prepared.compressed_pubkey()), n);
         self.index.insert(KeyRequest::PubkeyHash(pkh), n);
         let nested = hash160(ScriptBuf::new_p2wpkh(&pkh).as_bytes());
         self.index
             .insert(KeyRequest::NestedWpkhScriptHash(nested), n);
-        self.index.insert(KeyRequest::XOnly(xonly), n);
-        // Tweaking fails with probability ~2^-128; such a key just cannot be found as BIP-0086.
-        if let Ok((output_key, _)) = tweak_public_key(&xonly, None) {
+        self.index.insert(KeyRequest::XOnly(prepared.x_only()), n);
+        if let Some(output_key) = prepared.bip86_output_key() {
             self.index.insert(KeyRequest::Bip86OutputKey(output_key), n);
         }
-        self.keys.push(key);
+        self.keys.push((key, prepared));
     }
 
     /// Returns the number of keys held.
@@ -97,7 +175,13 @@ impl FromIterator<SecretKey> for KeyStore {
 
 impl GetKey for KeyStore {
     fn get_key(&self, request: &KeyRequest) -> Option<SecretKey> {
-        self.index.get(request).map(|&i| self.keys[i].clone())
+        self.index.get(request).map(|&i| self.keys[i].0.clone())
+    }
+
+    fn get_prepared_key(&self, request: &KeyRequest) -> Option<Cow<'_, PreparedKey>> {
+        self.index
+            .get(request)
+            .map(|&i| Cow::Borrowed(&self.keys[i].1))
     }
 }
 

@@ -12,7 +12,7 @@ mod schnorr;
 mod signer;
 
 pub use ecdsa::{EcdsaSig, sign_ecdsa};
-pub use keys::{GetKey, KeyRequest, KeyStore};
+pub use keys::{GetKey, KeyRequest, KeyStore, PreparedKey};
 pub use schnorr::{SchnorrSig, sign_schnorr, sign_schnorr_with_aux, verify_schnorr};
 pub use signer::sign_transaction;
 

@@ -1,14 +1,10 @@
 //! The transaction signer: fills scriptSigs and witnesses for the output types ferry
 //! spends, with one sighash cache per transaction.
 
-use k256::SecretKey;
-use k256::ecdsa::SigningKey;
-
 use super::ecdsa::is_standard_ecdsa_sighash_type;
 use super::{GetKey, KeyRequest, SignError, sign_ecdsa, sign_schnorr};
 use crate::hashes::hash160;
 use crate::script::ScriptBuf;
-use crate::script::taproot::tweak_secret_key;
 use crate::sighash::{SIGHASH_SINGLE, SighashCache};
 use crate::tx::{Transaction, TxOut, Witness};
 
@@ -85,18 +81,19 @@ fn sign_input<K: GetKey + ?Sized>(
     let bytes = spk.as_bytes();
     if spk.is_p2tr() {
         let output_key: [u8; 32] = bytes[2..34].try_into().expect("P2TR program is 32 bytes");
-        let secret = keys
-            .get_key(&KeyRequest::Bip86OutputKey(output_key))
+        let prepared = keys
+            .get_prepared_key(&KeyRequest::Bip86OutputKey(output_key))
             .ok_or(SignError::MissingKey { index })?;
-        let tweaked = tweak_secret_key(&secret.to_nonzero_scalar(), None)
-            .map_err(|source| SignError::Tweak { index, source })?;
+        let tweaked = prepared
+            .bip86_signing_key()
+            .ok_or(SignError::KeyMismatch { index })?;
         if <[u8; 32]>::from(tweaked.verifying_key().to_bytes()) != output_key {
             return Err(SignError::KeyMismatch { index });
         }
         let sighash = cache
             .taproot_sighash(index, prevouts, sighash_type, None, None)
             .map_err(|source| SignError::Sighash { index, source })?;
-        let sig = sign_schnorr(&tweaked, &sighash, sighash_type).map_err(|e| at(e, index))?;
+        let sig = sign_schnorr(tweaked, &sighash, sighash_type).map_err(|e| at(e, index))?;
         return Ok(Unlock {
             script_sig: ScriptBuf::new(),
             witness: Witness::from_items(vec![sig.to_vec()]),
@@ -124,10 +121,10 @@ fn sign_input<K: GetKey + ?Sized>(
             script_hex: spk.to_hex(),
         });
     };
-    let secret = keys
-        .get_key(&request)
+    let prepared = keys
+        .get_prepared_key(&request)
         .ok_or(SignError::MissingKey { index })?;
-    let (pubkey, pkh) = compressed_pubkey(&secret);
+    let (pubkey, pkh) = (*prepared.compressed_pubkey(), *prepared.pubkey_hash());
     let matches = match request {
         KeyRequest::PubkeyHash(h) => h == pkh,
         KeyRequest::NestedWpkhScriptHash(h) => h == hash160(ScriptBuf::new_p2wpkh(&pkh).as_bytes()),
@@ -136,7 +133,7 @@ fn sign_input<K: GetKey + ?Sized>(
     if !matches {
         return Err(SignError::KeyMismatch { index });
     }
-    let key = SigningKey::from(&secret);
+    let key = prepared.ecdsa();
     let sighash = match pkh_at {
         Kind::P2pkh => cache.legacy_sighash(index, bytes, u32::from(sighash_type)),
         Kind::P2wpkh | Kind::P2shP2wpkh => {
@@ -152,7 +149,7 @@ fn sign_input<K: GetKey + ?Sized>(
                 .map_err(|source| SignError::Sighash { index, source })?
         }
     };
-    let sig = sign_ecdsa(&key, &sighash, sighash_type)
+    let sig = sign_ecdsa(key, &sighash, sighash_type)
         .map_err(|e| at(e, index))?
         .to_vec();
     Ok(match pkh_at {
@@ -191,18 +188,6 @@ fn array(bytes: &[u8]) -> [u8; 20] {
     bytes.try_into().expect("template checked: a 20-byte hash")
 }
 
-/// Returns the compressed public key and its HASH160.
-fn compressed_pubkey(secret: &SecretKey) -> ([u8; 33], [u8; 20]) {
-    let pubkey: [u8; 33] = secret
-        .public_key()
-        .to_sec1_bytes()
-        .as_ref()
-        .try_into()
-        .expect("a compressed SEC1 key is 33 bytes");
-    let pkh = hash160(&pubkey);
-    (pubkey, pkh)
-}
-
 /// Puts the input index into an error raised by a per-signature function.
 fn at(e: SignError, index: usize) -> SignError {
     match e {
@@ -220,6 +205,19 @@ mod tests {
     use crate::sign::KeyStore;
     use crate::tx::{OutPoint, TxIn};
     use crate::units::Amount;
+    use k256::SecretKey;
+
+    /// Returns the compressed public key and its HASH160.
+    fn compressed_pubkey(secret: &SecretKey) -> ([u8; 33], [u8; 20]) {
+        let pubkey: [u8; 33] = secret
+            .public_key()
+            .to_sec1_bytes()
+            .as_ref()
+            .try_into()
+            .expect("a compressed SEC1 key is 33 bytes");
+        let pkh = hash160(&pubkey);
+        (pubkey, pkh)
+    }
 
     fn key(b: u8) -> SecretKey {
         SecretKey::from_slice(&[b; 32]).unwrap()
