@@ -65,6 +65,11 @@ impl VerifyFlags {
     pub const fn contains(self, other: VerifyFlags) -> bool {
         self.0 & other.0 == other.0
     }
+
+    /// Returns `self` without the flags of `other`.
+    pub const fn without(self, other: VerifyFlags) -> VerifyFlags {
+        VerifyFlags(self.0 & !other.0)
+    }
 }
 
 impl Default for VerifyFlags {

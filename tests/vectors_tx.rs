@@ -1,11 +1,14 @@
 //! Bitcoin Core's tx_valid.json / tx_invalid.json: every transaction that decodes
-//! re-encodes to the same bytes, valid ones pass the context-free checks, and the ones Core
-//! marks BADTX fail them.
+//! re-encodes to the same bytes, valid ones pass the context-free checks and every one of
+//! their inputs passes Bitcoin Core's interpreter as ferry decodes and feeds it (with all
+//! spent outputs), and the ones Core marks BADTX fail the context-free checks.
 
 #![allow(clippy::unwrap_used)]
 
+use ferry::consensus::{VerifyFlags, verify_input};
 use ferry::script::asm::parse_core_asm;
-use ferry::tx::{Transaction, check_transaction};
+use ferry::tx::{Transaction, TxOut, check_transaction};
+use ferry::units::Amount;
 use serde_json::Value;
 
 struct Case {
@@ -32,21 +35,92 @@ fn cases(json: &str) -> Vec<Case> {
         .collect()
 }
 
+/// Returns the outputs the case's inputs spend, in input order (the prevouts are listed by
+/// outpoint, so they are matched to the inputs that name them).
+fn spent_outputs(tx: &Transaction, prevouts: &[Value]) -> Vec<TxOut> {
+    tx.input
+        .iter()
+        .map(|txin| {
+            let p = prevouts
+                .iter()
+                .find(|p| {
+                    p[0].as_str().unwrap() == txin.previous_output.txid.to_string()
+                        && p[1].as_i64().unwrap() as u32 == txin.previous_output.vout
+                })
+                .expect("every input has its prevout listed");
+            TxOut {
+                value: Amount::from_sat(p.get(3).and_then(Value::as_u64).unwrap_or(0)),
+                script_pubkey: parse_core_asm(p[2].as_str().unwrap()).unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// Returns every flag libbitcoinconsensus knows, minus the ones the case excludes (flags
+/// the library does not know are never set, so excluding them changes nothing).
+fn flags_without(excluded: &str) -> VerifyFlags {
+    excluded
+        .split(',')
+        .fold(VerifyFlags::ALL, |flags, name| match name {
+            "P2SH" => flags.without(VerifyFlags::P2SH),
+            "DERSIG" => flags.without(VerifyFlags::DERSIG),
+            "NULLDUMMY" => flags.without(VerifyFlags::NULLDUMMY),
+            "CHECKLOCKTIMEVERIFY" => flags.without(VerifyFlags::CHECKLOCKTIMEVERIFY),
+            "CHECKSEQUENCEVERIFY" => flags.without(VerifyFlags::CHECKSEQUENCEVERIFY),
+            "WITNESS" => flags.without(VerifyFlags::WITNESS),
+            "TAPROOT" => flags.without(VerifyFlags::TAPROOT),
+            _ => flags,
+        })
+}
+
+/// Returns exactly the named flags, or `None` if one is unknown to libbitcoinconsensus.
+fn exactly_flags(names: &str) -> Option<VerifyFlags> {
+    names.split(',').try_fold(VerifyFlags::NONE, |flags, name| {
+        Some(match name {
+            "NONE" => flags,
+            "P2SH" => flags | VerifyFlags::P2SH,
+            "DERSIG" => flags | VerifyFlags::DERSIG,
+            "NULLDUMMY" => flags | VerifyFlags::NULLDUMMY,
+            "CHECKLOCKTIMEVERIFY" => flags | VerifyFlags::CHECKLOCKTIMEVERIFY,
+            "CHECKSEQUENCEVERIFY" => flags | VerifyFlags::CHECKSEQUENCEVERIFY,
+            "WITNESS" => flags | VerifyFlags::WITNESS,
+            "TAPROOT" => flags | VerifyFlags::TAPROOT,
+            _ => return None,
+        })
+    })
+}
+
+/// tx_invalid cases (not BADTX) whose flags libbitcoinconsensus all knows (counted with Python).
+const EXPECTED_SCRIPT_FAILURES: usize = 70;
+
 #[test]
 fn tx_valid_round_trips_and_passes_checks() {
     let cases = cases(include_str!("../fixtures/core_tx_valid.json"));
+    let mut inputs_verified = 0;
     for case in &cases {
         let tx = Transaction::from_hex(&case.tx_hex)
             .unwrap_or_else(|e| panic!("valid tx failed to decode: {e}: {}", case.tx_hex));
         assert_eq!(tx.to_hex(), case.tx_hex, "re-encoding differs");
         check_transaction(&tx).unwrap_or_else(|e| panic!("{e}: {}", case.tx_hex));
         assert_eq!(tx.input.len(), case.prevouts.len(), "{}", case.tx_hex);
-        for prevout in &case.prevouts {
-            let asm = prevout[2].as_str().unwrap();
-            parse_core_asm(asm).unwrap_or_else(|e| panic!("{e} in {asm}"));
+        let spent = spent_outputs(&tx, &case.prevouts);
+        let bytes = tx.serialize();
+        let flags = flags_without(&case.flags);
+        for (index, out) in spent.iter().enumerate() {
+            verify_input(
+                out.script_pubkey.as_bytes(),
+                out.value,
+                &bytes,
+                &spent,
+                index,
+                flags,
+            )
+            .unwrap_or_else(|e| panic!("input {index}: {e}: {}", case.tx_hex));
+            inputs_verified += 1;
         }
     }
     assert_eq!(cases.len(), 121, "tx_valid.json case count");
+    assert_eq!(inputs_verified, 176, "tx_valid.json input count");
 }
 
 #[test]
@@ -54,6 +128,7 @@ fn tx_invalid_round_trips_and_badtx_fails_checks() {
     let cases = cases(include_str!("../fixtures/core_tx_invalid.json"));
     let mut decoded = 0;
     let mut badtx = 0;
+    let mut script_failures = 0;
     for case in &cases {
         let tx = match Transaction::from_hex(&case.tx_hex) {
             Ok(tx) => tx,
@@ -68,8 +143,37 @@ fn tx_invalid_round_trips_and_badtx_fails_checks() {
                 "BADTX passed: {}",
                 case.tx_hex
             );
+            continue;
         }
+        // Under exactly the flags the case names, some input must fail — checkable when
+        // libbitcoinconsensus knows every one of those flags.
+        let Some(flags) = exactly_flags(&case.flags) else {
+            continue;
+        };
+        let spent = spent_outputs(&tx, &case.prevouts);
+        let bytes = tx.serialize();
+        let any_fails = spent.iter().enumerate().any(|(index, out)| {
+            verify_input(
+                out.script_pubkey.as_bytes(),
+                out.value,
+                &bytes,
+                &spent,
+                index,
+                flags,
+            )
+            .is_err()
+        });
+        assert!(
+            any_fails,
+            "invalid tx passed under {}: {}",
+            case.flags, case.tx_hex
+        );
+        script_failures += 1;
     }
     assert_eq!(badtx, 9, "BADTX case count");
+    assert_eq!(
+        script_failures, EXPECTED_SCRIPT_FAILURES,
+        "cases checked by the interpreter"
+    );
     assert_eq!(decoded, cases.len());
 }

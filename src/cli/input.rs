@@ -15,3 +15,16 @@ pub fn arg_or_stdin(arg: &str, what: &str) -> Result<String, CliError> {
         .map_err(|e| CliError::user("bad_input", format!("cannot read {what} from stdin: {e}")))?;
     Ok(s.trim().to_owned())
 }
+
+/// Returns the contents of a file, or of stdin for `-`, as bytes.
+pub fn file_or_stdin(arg: &str, what: &str) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    if arg == "-" {
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+            CliError::user("bad_input", format!("cannot read {what} from stdin: {e}"))
+        })?;
+        return Ok(buf);
+    }
+    std::fs::read(arg)
+        .map_err(|e| CliError::user("bad_input", format!("cannot read {what} {arg:?}: {e}")))
+}

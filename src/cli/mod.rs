@@ -6,6 +6,7 @@
 mod error;
 mod input;
 mod output;
+mod psbt;
 mod tx;
 
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// Inspect PSBTs (BIP-0174).
+    #[command(subcommand)]
+    Psbt(psbt::PsbtCommand),
 }
 
 /// Runs the parsed command, writing its result to stdout.
@@ -64,5 +68,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.json);
     match cli.command {
         Command::Tx(cmd) => tx::run_tx(cmd, &out),
+        Command::Psbt(cmd) => psbt::run_psbt(cmd, &out),
     }
 }
