@@ -3,6 +3,7 @@
 //! prints.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod demo;
 mod error;
 mod input;
 mod output;
@@ -55,6 +56,8 @@ pub enum Command {
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// The story so far, narrated, in one command.
+    Demo,
     /// Inspect PSBTs (BIP-0174).
     #[command(subcommand)]
     Psbt(psbt::PsbtCommand),
@@ -69,5 +72,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Tx(cmd) => tx::run_tx(cmd, &out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &out),
+        Command::Demo => demo::run_demo(&out),
     }
 }
