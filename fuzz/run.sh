@@ -14,5 +14,6 @@ export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-co
 triple=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --target "$triple" --bin "$target"
 mkdir -p "corpus/$target" "artifacts/$target"
+python3 seed.py "$target"
 "$CARGO_TARGET_DIR/$triple/release/$target" "corpus/$target" -max_total_time="$seconds" \
   -artifact_prefix="artifacts/$target/" -print_final_stats=1

@@ -55,9 +55,8 @@ pub use output::Output;
 pub use roles::{MAX_FEE_RATE, UpdateData};
 
 use crate::script::ScriptBuf;
+use crate::tx::Transaction;
 use crate::tx::encode::Reader;
-use crate::tx::{OutPoint, Transaction, TxIn, TxOut, Txid, Witness};
-use crate::units::Amount;
 
 /// The five bytes every PSBT starts with: `psbt` and 0xff.
 pub const MAGIC: [u8; 5] = *b"psbt\xff";
@@ -145,44 +144,28 @@ pub struct Psbt {
     pub outputs: Vec<Output>,
 }
 
-/// Decodes a transaction in the legacy (non-witness) format only, as BIP-0174 requires for
-/// the unsigned transaction; a segwit encoding is refused rather than guessed at, and
-/// zero inputs stay unambiguous.
-fn decode_unsigned_tx(bytes: &[u8]) -> Result<Transaction, crate::tx::DecodeError> {
-    let mut r = Reader::new(bytes);
-    let version = r.u32("version")? as i32;
-    let n_in = r.count("input count", 41)?;
-    let mut input = Vec::with_capacity(n_in);
-    for _ in 0..n_in {
-        let txid = Txid::from_byte_array(r.array("prevout txid")?);
-        let vout = r.u32("prevout index")?;
-        let script_sig = ScriptBuf::from_bytes(r.var_bytes("scriptSig")?.to_vec());
-        let sequence = r.u32("sequence")?;
-        input.push(TxIn {
-            previous_output: OutPoint { txid, vout },
-            script_sig,
-            sequence,
-            witness: Witness::new(),
+/// Checks that `prev` is the transaction input `index` spends (BIP-0174: its txid must
+/// match the prevout, which must exist in it).
+pub(crate) fn check_non_witness_utxo(
+    index: usize,
+    prevout: crate::tx::OutPoint,
+    prev: &Transaction,
+) -> Result<(), PsbtError> {
+    let txid = prev.txid();
+    if txid != prevout.txid {
+        return Err(PsbtError::NonWitnessUtxoMismatch {
+            input: index,
+            expected: prevout.txid,
+            actual: txid,
         });
     }
-    let n_out = r.count("output count", 9)?;
-    let mut output = Vec::with_capacity(n_out);
-    for _ in 0..n_out {
-        let value = Amount::from_sat(r.u64("output value")?);
-        let script_pubkey = ScriptBuf::from_bytes(r.var_bytes("scriptPubKey")?.to_vec());
-        output.push(TxOut {
-            value,
-            script_pubkey,
+    if prevout.vout as usize >= prev.output.len() {
+        return Err(PsbtError::PrevoutIndexOutOfRange {
+            input: index,
+            vout: prevout.vout,
         });
     }
-    let lock_time = r.u32("locktime")?;
-    r.finish()?;
-    Ok(Transaction {
-        version,
-        lock_time,
-        input,
-        output,
-    })
+    Ok(())
 }
 
 impl Psbt {
@@ -205,7 +188,7 @@ impl Psbt {
             match pair.key_type {
                 GLOBAL_UNSIGNED_TX => {
                     pair.expect_no_key_data(loc)?;
-                    let tx = decode_unsigned_tx(pair.value).map_err(|e| {
+                    let tx = Transaction::deserialize_no_witness(pair.value).map_err(|e| {
                         pair.bad_value(
                             loc,
                             format!("unsigned tx must use the non-witness serialization: {e}"),
@@ -269,21 +252,7 @@ impl Psbt {
             let Some(prev) = &input.non_witness_utxo else {
                 continue;
             };
-            let prevout = txin.previous_output;
-            let txid = prev.txid();
-            if txid != prevout.txid {
-                return Err(PsbtError::NonWitnessUtxoMismatch {
-                    input: i,
-                    expected: prevout.txid,
-                    actual: txid,
-                });
-            }
-            if prevout.vout as usize >= prev.output.len() {
-                return Err(PsbtError::PrevoutIndexOutOfRange {
-                    input: i,
-                    vout: prevout.vout,
-                });
-            }
+            check_non_witness_utxo(i, txin.previous_output, prev)?;
         }
         Ok(())
     }

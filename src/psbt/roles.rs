@@ -178,20 +178,7 @@ impl Psbt {
         prev: Transaction,
     ) -> Result<(), PsbtError> {
         let prevout = self.txin(index)?.previous_output;
-        let txid = prev.txid();
-        if txid != prevout.txid {
-            return Err(PsbtError::NonWitnessUtxoMismatch {
-                input: index,
-                expected: prevout.txid,
-                actual: txid,
-            });
-        }
-        if prevout.vout as usize >= prev.output.len() {
-            return Err(PsbtError::PrevoutIndexOutOfRange {
-                input: index,
-                vout: prevout.vout,
-            });
-        }
+        super::check_non_witness_utxo(index, prevout, &prev)?;
         self.inputs[index].non_witness_utxo = Some(prev);
         Ok(())
     }

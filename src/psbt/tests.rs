@@ -7,6 +7,8 @@ use super::*;
 use crate::consensus::verify_transaction;
 use crate::hashes::{hash160, sha256};
 use crate::script::taproot::tweak_public_key;
+use crate::tx::{OutPoint, TxIn, TxOut, Txid, Witness};
+use crate::units::Amount;
 use crate::units::FeeRate;
 
 fn key(i: u8) -> SecretKey {

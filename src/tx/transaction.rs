@@ -359,6 +359,27 @@ impl Transaction {
         })
     }
 
+    /// Decodes a transaction in the legacy (pre-BIP-0144) format only, refusing trailing
+    /// bytes: a zero-input transaction is read as such instead of as a segwit marker. BIP-0174
+    /// requires this form for a PSBT's unsigned transaction.
+    ///
+    /// # Errors
+    /// [`DecodeError`] naming the problem.
+    pub fn deserialize_no_witness(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u32("version")? as i32;
+        let input = Self::decode_inputs(&mut r)?;
+        let output = Self::decode_outputs(&mut r)?;
+        let lock_time = r.u32("locktime")?;
+        r.finish()?;
+        Ok(Transaction {
+            version,
+            lock_time,
+            input,
+            output,
+        })
+    }
+
     fn decode_inputs(r: &mut Reader<'_>) -> Result<Vec<TxIn>, DecodeError> {
         let n = r.count("input count", MIN_TXIN_SIZE)?;
         let mut input = Vec::with_capacity(n);
