@@ -166,6 +166,13 @@ pub fn create_wallet(paths: &WalletPaths, new: &NewWallet<'_>) -> Result<Created
     let _ = fs::remove_file(&tmp_db);
     let result = (|| {
         drop(WalletStore::create(&tmp_db, &account)?);
+        // No secrets inside, but the xpub reveals the wallet's whole history: owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&tmp_db, fs::Permissions::from_mode(0o600))
+                .map_err(|e| WalletError::io("set the mode of", &tmp_db, e))?;
+        }
         fsutil::write_atomic(&paths.keystore(), &sealed, 0o600)
             .map_err(|e| WalletError::io("write", &paths.keystore(), e))?;
         fs::rename(&tmp_db, paths.database())
