@@ -17,8 +17,14 @@ use serde_json::Value;
 const BIP84: &str = include_str!("../fixtures/bip84_vectors.json");
 
 fn spawn(f: &Ferry, args: &[&str]) -> expectrl::session::OsSession {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.args(args)
+    // ptyprocess starts the terminal with echo off; a real terminal has it on, and
+    // `send_secret` relies on seeing the hidden prompt turn it off. `stty echo` runs in the
+    // child before ferry starts, so there is no race with ferry's own prompts.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("stty echo && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
         .env("FERRY_DATA_DIR", f.dir.path())
         .env_remove("FERRY_PASSWORD")
         .env_remove("FERRY_BIP39_PASSPHRASE")
@@ -34,6 +40,20 @@ fn text(c: &expectrl::Captures) -> String {
 
 fn before(c: &expectrl::Captures) -> String {
     String::from_utf8_lossy(c.before()).into_owned()
+}
+
+/// Types a hidden answer. The prompt turns echo off with TCSAFLUSH, which throws away
+/// whatever was typed before: wait until echo is off, then type.
+fn send_secret(s: &mut expectrl::session::OsSession, answer: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while s.get_process().get_echo().unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hidden prompt never came"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    s.send_line(answer).unwrap();
 }
 
 fn wait_exit(mut s: expectrl::session::OsSession) -> i32 {
@@ -95,21 +115,21 @@ fn interactive_create_checks_typed_back_words_and_password() {
 
     // Passwords: a mismatch, then a weak one declined, then a good one twice.
     s.expect("New password").unwrap();
-    s.send_line("first-try-password").unwrap();
+    send_secret(&mut s, "first-try-password");
     s.expect("Repeat the password").unwrap();
-    s.send_line("something else").unwrap();
+    send_secret(&mut s, "something else");
     s.expect("differ").unwrap();
     s.expect("New password").unwrap();
-    s.send_line("short").unwrap();
+    send_secret(&mut s, "short");
     s.expect("Repeat the password").unwrap();
-    s.send_line("short").unwrap();
+    send_secret(&mut s, "short");
     s.expect("this password is weak").unwrap();
     s.expect("Use this weak password anyway?").unwrap();
     s.send_line("n").unwrap();
     s.expect("New password").unwrap();
-    s.send_line("a much better password").unwrap();
+    send_secret(&mut s, "a much better password");
     s.expect("Repeat the password").unwrap();
-    s.send_line("a much better password").unwrap();
+    send_secret(&mut s, "a much better password");
     let done = s.expect("is ready").unwrap();
     let tail = text(&done);
     assert!(!tail.contains(&words.join(" ")));
@@ -151,7 +171,7 @@ fn interactive_restore_names_a_bad_word_then_restores_the_vector_wallet() {
     let mut s = spawn(&f, &["restore"]);
     s.expect("Mnemonic words").unwrap();
     let typo = mnemonic.replace("about", "abuot");
-    s.send_line(&typo).unwrap();
+    send_secret(&mut s, &typo);
     let err = s.expect("Try again").unwrap();
     let msg = before(&err);
     assert!(msg.contains("word 12 \"abuot\""), "{msg}");
@@ -161,7 +181,7 @@ fn interactive_restore_names_a_bad_word_then_restores_the_vector_wallet() {
         "the other words are never echoed: {msg}"
     );
     s.expect("Mnemonic words").unwrap();
-    s.send_line(mnemonic).unwrap();
+    send_secret(&mut s, mnemonic);
     s.expect("Network").unwrap();
     s.send("\r").unwrap();
     s.expect("Address type").unwrap();
@@ -169,9 +189,9 @@ fn interactive_restore_names_a_bad_word_then_restores_the_vector_wallet() {
     s.expect("BIP39 passphrase?").unwrap();
     s.send("\r").unwrap();
     s.expect("New password").unwrap();
-    s.send_line("restored password").unwrap();
+    send_secret(&mut s, "restored password");
     s.expect("Repeat the password").unwrap();
-    s.send_line("restored password").unwrap();
+    send_secret(&mut s, "restored password");
     let done = s.expect("is ready").unwrap();
     let all = format!("{}{}", before(&done), text(&done));
     assert!(
