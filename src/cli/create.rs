@@ -155,13 +155,13 @@ pub fn frame_mnemonic(phrase: &str) -> Vec<String> {
         let (r, chunk) = row;
         let mut line = String::new();
         for (c, w) in chunk.iter().enumerate() {
-            line.push_str(&format!("{:>4}. {:<12}", r * 3 + c + 1, w));
+            line.push_str(&format!("{:>3}. {:<12}", r * 3 + c + 1, w));
         }
         lines.push(pad(&line, WIDTH));
     }
     for text in [
         "",
-        "Write them on paper, in this order, and keep it safe.",
+        "Write them on paper, in order, and keep it safe.",
         "Anyone who has them can take the funds; without them",
         "(and your BIP39 passphrase, if any) a lost computer",
         "means lost funds. They are shown only this once.",
@@ -245,7 +245,7 @@ mod tests {
         let phrase = ["w"; 24].join(" ");
         let lines = frame_mnemonic(&phrase);
         let text = lines.join("\n");
-        assert!(text.contains("  24. w"));
+        assert!(text.contains(" 24. w"));
         let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{widths:?}");
     }
