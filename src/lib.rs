@@ -15,6 +15,7 @@ compile_error!(
 
 pub mod consensus;
 pub mod hashes;
+pub mod identity;
 pub mod keys;
 pub mod network;
 pub mod psbt;

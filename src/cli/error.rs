@@ -1,11 +1,17 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use ferry::identity::IdentityError;
+use ferry::wallet::WalletError;
+use ferry::wallet::keystore::KeystoreError;
+
 /// The class of a failure, which decides the exit code (DESIGN.md section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Bad input from the user: exit 1.
     User,
+    /// The wallet is locked or the password is wrong: exit 3.
+    Locked,
     /// A bug or an environment problem: exit 4.
     Internal,
 }
@@ -15,6 +21,7 @@ impl ErrorKind {
     pub fn exit_code(self) -> ExitCode {
         ExitCode::from(match self {
             ErrorKind::User => 1,
+            ErrorKind::Locked => 3,
             ErrorKind::Internal => 4,
         })
     }
@@ -42,6 +49,15 @@ impl CliError {
         }
     }
 
+    /// Creates a locked-wallet error (exit 3).
+    pub fn locked(code: &'static str, message: impl fmt::Display) -> Self {
+        Self {
+            kind: ErrorKind::Locked,
+            code,
+            message: message.to_string(),
+        }
+    }
+
     /// Creates an internal error (exit 4).
     pub fn internal(message: impl fmt::Display) -> Self {
         Self {
@@ -59,3 +75,45 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+impl From<WalletError> for CliError {
+    fn from(e: WalletError) -> Self {
+        match e {
+            WalletError::Keystore(KeystoreError::WrongPassword) => CliError::locked(
+                "wrong_password",
+                "wrong password: the keystore did not open with it; nothing was changed",
+            ),
+            WalletError::Keystore(KeystoreError::Corrupted(why)) => CliError::user(
+                "keystore_corrupted",
+                format!(
+                    "the keystore is corrupted (damaged file: {why}); restore keystore.json from a \
+                     backup, or the wallet from its mnemonic with `ferry restore --force`"
+                ),
+            ),
+            WalletError::Keystore(other) => CliError::user("keystore_unusable", other),
+            WalletError::InvalidName(_) => CliError::user("bad_wallet_name", e),
+            WalletError::NotFound { .. } => CliError::user("no_wallet", e),
+            WalletError::AlreadyExists { .. } => CliError::user("wallet_exists", e),
+            WalletError::Mnemonic(_) => CliError::user("bad_mnemonic", e),
+            WalletError::Database { .. } => CliError::user("wallet_database", e),
+            WalletError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                CliError::user(
+                    "permission_denied",
+                    format!("{e} (check the file's owner and mode: chmod 600 for keystore.json)"),
+                )
+            }
+            other => CliError::internal(other),
+        }
+    }
+}
+
+impl From<IdentityError> for CliError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Io { .. } | IdentityError::Random(_) => CliError::internal(e),
+            _ => CliError::user("bad_identity", e),
+        }
+    }
+}

@@ -3,12 +3,20 @@
 //! prints.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod address;
+mod create;
 mod demo;
 mod error;
+mod export;
+mod identity;
 mod input;
+mod keystore;
 mod output;
+mod prompts;
 mod psbt;
+mod restore;
 mod tx;
+mod wallets;
 
 use std::path::PathBuf;
 
@@ -53,6 +61,22 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new wallet (interactive on a terminal).
+    Create(create::CreateArgs),
+    /// Restore a wallet from its mnemonic.
+    Restore(restore::RestoreArgs),
+    /// Show a receive (or change) address; never asks for the password.
+    Address(address::AddressArgs),
+    /// Export watch-only data.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
+    /// Show (creating on first use) this install's identity key, or import one.
+    Identity(identity::IdentityArgs),
+    /// List the wallets in the data directory.
+    Wallets,
+    /// Check the wallet's keystore.
+    #[command(subcommand)]
+    Keystore(keystore::KeystoreCommand),
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
@@ -63,15 +87,86 @@ pub enum Command {
     Psbt(psbt::PsbtCommand),
 }
 
+/// What every command may need: where data lives, which wallet, how to print, and whether a
+/// person can answer prompts.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The data directory (`None` if there is no home directory to put it in).
+    data_dir: Option<PathBuf>,
+    /// The `--wallet` name.
+    pub wallet: String,
+    /// The output mode.
+    pub out: Output,
+    /// True in `--json` mode.
+    pub json: bool,
+    /// True if stdin and stderr are terminals.
+    pub interactive: bool,
+}
+
+impl Ctx {
+    /// The data directory.
+    pub fn data_dir(&self) -> Result<&std::path::Path, CliError> {
+        self.data_dir.as_deref().ok_or_else(|| {
+            CliError::user(
+                "no_data_dir",
+                "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
+            )
+        })
+    }
+
+    /// The paths of the selected wallet.
+    pub fn wallet_paths(&self) -> Result<ferry::wallet::WalletPaths, CliError> {
+        Ok(ferry::wallet::WalletPaths::new(
+            self.data_dir()?,
+            &self.wallet,
+        )?)
+    }
+
+    /// Opens the selected wallet (database only), warning about a keystore others may read.
+    pub fn open_wallet(&self) -> Result<ferry::wallet::Wallet, CliError> {
+        let wallet = ferry::wallet::Wallet::open(self.wallet_paths()?)?;
+        warn_loose_permissions(&wallet.paths.keystore());
+        Ok(wallet)
+    }
+}
+
+/// Warns on stderr when a secret file may be read by others on this machine.
+pub fn warn_loose_permissions(path: &std::path::Path) {
+    if let Some(mode) = ferry::wallet::files::loose_permissions(path) {
+        prompts::say(&format!(
+            "warning: {} has mode {mode:o}, so other users of this machine may read it; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "ferry").map(|d| d.data_dir().to_path_buf())
+}
+
 /// Runs the parsed command, writing its result to stdout.
 ///
 /// # Errors
 /// A [`CliError`] whose kind decides the exit code.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let out = Output::new(cli.json);
+    let ctx = Ctx {
+        data_dir: cli.data_dir.or_else(default_data_dir),
+        wallet: cli.wallet,
+        out: Output::new(cli.json),
+        json: cli.json,
+        interactive: prompts::is_interactive(),
+    };
     match cli.command {
-        Command::Tx(cmd) => tx::run_tx(cmd, &out),
-        Command::Psbt(cmd) => psbt::run_psbt(cmd, &out),
-        Command::Demo => demo::run_demo(&out),
+        Command::Create(args) => create::run(&ctx, args),
+        Command::Restore(args) => restore::run(&ctx, args),
+        Command::Address(args) => address::run(&ctx, args),
+        Command::Export(cmd) => export::run(&ctx, cmd),
+        Command::Identity(args) => identity::run(&ctx, args),
+        Command::Wallets => wallets::run(&ctx),
+        Command::Keystore(cmd) => keystore::run(&ctx, cmd),
+        Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
+        Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
+        Command::Demo => demo::run_demo(&ctx.out),
     }
 }

@@ -1,5 +1,18 @@
-//! The wallet's files: the encrypted keystore (the only secret on disk) and atomic file
+//! The wallet's files and state: the encrypted keystore (the only secret on disk), the
+//! SQLite database of public state, the account derived from a mnemonic, and atomic file
 //! writes. File I/O only — never the network.
 
+mod account;
+mod error;
+pub mod files;
 pub mod fsutil;
 pub mod keystore;
+pub mod store;
+
+pub use account::Account;
+pub use error::WalletError;
+pub use files::{
+    Created, NewWallet, Wallet, WalletAddress, WalletPaths, WalletSummary, create_wallet,
+    list_wallets,
+};
+pub use store::WalletStore;

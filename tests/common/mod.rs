@@ -61,12 +61,11 @@ impl Ferry {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A command may exit (refusing) before it reads its stdin: that is not a failure.
+        match child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("stdin: {e}"),
+            _ => {}
+        }
         let out = child.wait_with_output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -79,4 +78,33 @@ impl Ferry {
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "", &[])
     }
+}
+
+/// Every file under `dir` with its size, content hash and mode, to show that a failed
+/// command wrote nothing.
+pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, (u64, [u8; 32], u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.unwrap();
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            if meta.is_dir() {
+                out.insert(rel, (0, [0; 32], meta.permissions().mode()));
+                stack.push(p);
+            } else {
+                let hash = std::fs::read(&p)
+                    .map(|b| ferry::hashes::sha256(&b))
+                    .unwrap_or([0xff; 32]);
+                out.insert(rel, (meta.len(), hash, meta.permissions().mode()));
+            }
+        }
+    }
+    out
 }
