@@ -13,6 +13,7 @@ compile_error!(
      cannot be linked together: build with `--no-default-features --features kernel`"
 );
 
+pub mod chain;
 pub mod consensus;
 pub mod hashes;
 pub mod identity;

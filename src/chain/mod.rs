@@ -1,0 +1,144 @@
+//! Chain backends: what ferry asks of the Bitcoin network — UTXOs and history by script,
+//! transactions, fee estimates, broadcast — behind one trait, so the wallet and the relay
+//! work the same against an Esplora server (mempool.space, blockstream.info, self-hosted,
+//! the devnet) or a Bitcoin Core node.
+//!
+//! This is an edge module: it does network I/O (reqwest) and is async. The core never
+//! imports it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::script::ScriptBuf;
+use crate::tx::{OutPoint, Transaction, TxOut, Txid};
+use crate::units::{Amount, FeeRate};
+
+/// A boxed future, so that `dyn ChainBackend` can be shared (`Arc<dyn ChainBackend>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TxStatus {
+    /// Unknown to the backend (never seen, or dropped from its mempool).
+    Unknown,
+    /// In the backend's mempool.
+    Mempool,
+    /// In a block at this height.
+    Confirmed {
+        /// The block height.
+        height: u32,
+    },
+}
+
+/// An unspent output paying to a script the caller asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utxo {
+    /// The output.
+    pub outpoint: OutPoint,
+    /// Its value.
+    pub value: Amount,
+    /// The height of its block, `None` while unconfirmed.
+    pub height: Option<u32>,
+}
+
+/// A transaction touching a script, as history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTx {
+    /// The transaction.
+    pub tx: Transaction,
+    /// The height of its block, `None` while unconfirmed.
+    pub height: Option<u32>,
+    /// The fee, when the backend reports it.
+    pub fee: Option<Amount>,
+}
+
+/// Why a backend request failed. Messages from the backend are carried as data, never
+/// parsed as a result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The backend could not be reached (connection refused, DNS, TLS) or timed out.
+    #[error("backend {url} unreachable: {reason}")]
+    Unreachable {
+        /// The backend URL (without credentials).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The backend refused a transaction; `reason` is its own text (e.g. Core's
+    /// `min relay fee not met`).
+    #[error("backend rejected the transaction: {reason}")]
+    Rejected {
+        /// The backend's reason, verbatim.
+        reason: String,
+    },
+    /// The backend answered something ferry does not understand.
+    #[error("unexpected answer from backend {url}: {reason}")]
+    Protocol {
+        /// The backend URL (without credentials).
+        url: String,
+        /// What was unexpected.
+        reason: String,
+    },
+    /// A backend URL ferry cannot use.
+    #[error(
+        "invalid backend URL {0:?}: use https://host/api (Esplora) or core+http://user:pass@host:port (Bitcoin Core)"
+    )]
+    InvalidUrl(String),
+}
+
+/// The questions ferry asks of the chain. Every implementation puts a timeout on every
+/// request and retries 429/5xx answers with backoff (honouring `Retry-After`).
+pub trait ChainBackend: Send + Sync {
+    /// Returns a description for messages, without credentials (e.g. `esplora https://…`).
+    fn describe(&self) -> String;
+
+    /// Returns the height of the best block.
+    fn tip_height(&self) -> BoxFuture<'_, Result<u32, ChainError>>;
+
+    /// Returns the unspent outputs paying to `script_pubkey` (confirmed and in mempool).
+    fn script_utxos<'a>(
+        &'a self,
+        script_pubkey: &'a ScriptBuf,
+    ) -> BoxFuture<'a, Result<Vec<Utxo>, ChainError>>;
+
+    /// Returns the transactions that pay to or spend from `script_pubkey`.
+    fn script_history<'a>(
+        &'a self,
+        script_pubkey: &'a ScriptBuf,
+    ) -> BoxFuture<'a, Result<Vec<HistoryTx>, ChainError>>;
+
+    /// Returns a transaction by id, `None` if the backend does not know it.
+    fn transaction(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Transaction>, ChainError>>;
+
+    /// Returns the output `outpoint` names, `None` if its transaction is unknown (the
+    /// relay's `missing_inputs` check).
+    fn prevout(&self, outpoint: OutPoint) -> BoxFuture<'_, Result<Option<TxOut>, ChainError>> {
+        Box::pin(async move {
+            Ok(self
+                .transaction(outpoint.txid)
+                .await?
+                .and_then(|tx| tx.output.get(outpoint.vout as usize).cloned()))
+        })
+    }
+
+    /// Returns where a transaction stands.
+    fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>>;
+
+    /// Returns fee rate estimates by confirmation target in blocks.
+    fn fee_estimates(&self) -> BoxFuture<'_, Result<BTreeMap<u16, FeeRate>, ChainError>>;
+
+    /// Asks whether the backend would accept `tx` without broadcasting it, where the
+    /// backend can tell (Core's `testmempoolaccept`); `None` where it cannot (Esplora).
+    fn test_accept<'a>(
+        &'a self,
+        tx: &'a Transaction,
+    ) -> BoxFuture<'a, Result<Option<Result<(), String>>, ChainError>> {
+        let _ = tx;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Broadcasts `tx`, returning its txid as the backend reports it.
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>>;
+}
