@@ -14,6 +14,7 @@ compile_error!(
 );
 
 pub mod consensus;
+pub mod devnet;
 pub mod hashes;
 pub mod keys;
 pub mod network;

@@ -3,6 +3,7 @@
 //! prints.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod devnet;
 mod error;
 mod input;
 mod output;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// Run the embedded local regtest chain with an Esplora API (issue 4).
+    Devnet(devnet::DevnetArgs),
 }
 
 /// Runs the parsed command, writing its result to stdout.
@@ -64,5 +67,26 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.json);
     match cli.command {
         Command::Tx(cmd) => tx::run_tx(cmd, &out),
+        Command::Devnet(_) => Err(CliError::internal("`devnet` runs on the async path")),
+    }
+}
+
+/// Returns true if the command needs the tokio runtime main.rs starts for it.
+pub fn needs_runtime(cli: &Cli) -> bool {
+    matches!(cli.command, Command::Devnet(_))
+}
+
+/// Runs a command that needs the tokio runtime.
+///
+/// # Errors
+/// A [`CliError`] whose kind decides the exit code.
+pub async fn run_async(cli: Cli) -> Result<(), CliError> {
+    let out = Output::new(cli.json);
+    match cli.command {
+        Command::Devnet(args) => devnet::run(args, cli.data_dir, &out).await,
+        other => run(Cli {
+            command: other,
+            ..cli
+        }),
     }
 }
