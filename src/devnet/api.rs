@@ -37,6 +37,7 @@ const MAX_MEMPOOL_TXS: usize = 50;
 #[derive(Debug, Clone)]
 pub struct DevnetState {
     inner: Arc<Mutex<Devnet>>,
+    halt: Arc<tokio::sync::Notify>,
 }
 
 impl DevnetState {
@@ -44,6 +45,7 @@ impl DevnetState {
     pub fn new(devnet: Devnet) -> Self {
         Self {
             inner: Arc::new(Mutex::new(devnet)),
+            halt: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -59,9 +61,18 @@ impl DevnetState {
         f: impl FnOnce(&mut Devnet) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || f(&mut state.lock()))
-            .await
-            .map_err(|e| ApiError::internal(format!("devnet task failed: {e}")))
+        let (out, halted) = tokio::task::spawn_blocking(move || {
+            let mut d = state.lock();
+            let out = f(&mut d);
+            (out, d.halted().is_some())
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("devnet task failed: {e}")))?;
+        if halted {
+            // A block libbitcoinkernel refused: stop the server (see `run`).
+            self.halt.notify_one();
+        }
+        Ok(out)
     }
 }
 
@@ -112,6 +123,10 @@ impl From<DevnetError> for ApiError {
         match e {
             DevnetError::Rejected(r) => Self::rejected(&r),
             DevnetError::FaucetEmpty { .. } => Self::bad_request(e.to_string()),
+            DevnetError::Kernel(why) => {
+                tracing::error!("{why}");
+                Self::internal(why)
+            }
             other => Self::internal(other.to_string()),
         }
     }
@@ -168,10 +183,11 @@ pub fn app(state: DevnetState) -> Router {
 }
 
 /// Serves the devnet on `listener` until `shutdown` resolves, mining a block every
-/// `block_interval` if given.
+/// `block_interval` if given. With feature `kernel`, a block libbitcoinkernel refuses
+/// stops the server too.
 ///
 /// # Errors
-/// The server's I/O error.
+/// The server's I/O error, or why the devnet stopped itself.
 pub async fn run(
     state: DevnetState,
     listener: tokio::net::TcpListener,
@@ -193,13 +209,24 @@ pub async fn run(
             }
         })
     });
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+    let halt = Arc::clone(&state.halt);
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = halt.notified() => {}
+        }
+    };
+    let result = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(stop)
         .await;
     if let Some(t) = timer {
         t.abort();
     }
-    result
+    result?;
+    match state.lock().halted() {
+        Some(why) => Err(std::io::Error::other(format!("devnet stopped: {why}"))),
+        None => Ok(()),
+    }
 }
 
 fn parse_txid(s: &str) -> ApiResult<Txid> {

@@ -15,6 +15,8 @@ pub mod block;
 pub mod chain;
 pub mod esplora;
 pub mod index;
+#[cfg(feature = "kernel")]
+pub mod kernel;
 pub mod mempool;
 pub mod node;
 pub mod policy;

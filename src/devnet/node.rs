@@ -57,6 +57,10 @@ pub enum DevnetError {
     /// Signing the faucet's transaction failed.
     #[error("faucet signing failed: {0}")]
     Sign(#[from] SignError),
+    /// Feature `kernel`: libbitcoinkernel did not connect a devnet block. The devnet has
+    /// a bug and stops; the block was not stored.
+    #[error("{0}")]
+    Kernel(String),
 }
 
 /// Where a transaction is confirmed.
@@ -90,6 +94,10 @@ pub struct Devnet {
     store: Store,
     faucet_keys: KeyStore,
     faucet_script: ScriptBuf,
+    /// Set when libbitcoinkernel refused a block: nothing changes any more.
+    halted: Option<String>,
+    #[cfg(feature = "kernel")]
+    kernel: super::kernel::KernelCheck,
 }
 
 fn now() -> u32 {
@@ -119,6 +127,10 @@ impl Devnet {
             store,
             faucet_keys: KeyStore::from_iter([secret]),
             faucet_script,
+            halted: None,
+            #[cfg(feature = "kernel")]
+            kernel: super::kernel::KernelCheck::open(&dir.join("kernel"))
+                .map_err(|e| DevnetError::Kernel(e.to_string()))?,
         };
         for (height, raw) in devnet.store.blocks()? {
             let corrupt = |reason: String| DevnetError::Corrupt { height, reason };
@@ -131,6 +143,11 @@ impl Devnet {
                 .chain
                 .connect_block(block.clone(), false)
                 .map_err(|e| corrupt(e.to_string()))?;
+            #[cfg(feature = "kernel")]
+            devnet
+                .kernel
+                .connect(&raw, height, &block.block_hash())
+                .map_err(|e| DevnetError::Kernel(e.to_string()))?;
             devnet.index.connect_block(&block, &devnet.chain);
         }
         let mut dropped = Vec::new();
@@ -149,6 +166,11 @@ impl Devnet {
             devnet.mine(INITIAL_BLOCKS, None)?;
         }
         Ok(devnet)
+    }
+
+    /// Returns why the devnet stopped (libbitcoinkernel refused a block), if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
     }
 
     /// Returns the chain.
@@ -180,6 +202,13 @@ impl Devnet {
     /// # Errors
     /// A [`Reject`] with Core's reason, or a storage failure as a [`Reject`] too.
     pub fn submit(&mut self, tx: &Transaction) -> Result<Txid, Reject> {
+        if let Some(why) = &self.halted {
+            return Err(Reject {
+                kind: RejectKind::Invalid,
+                reason: "devnet-halted".into(),
+                debug: why.clone(),
+            });
+        }
         let accepted = match self.mempool.check(tx, &self.chain) {
             Ok(a) => a,
             Err(r) if r.kind == RejectKind::AlreadyInMempool => return Ok(tx.txid()),
@@ -215,6 +244,9 @@ impl Devnet {
     }
 
     fn mine_one(&mut self, script: ScriptBuf) -> Result<BlockHash, DevnetError> {
+        if let Some(why) = &self.halted {
+            return Err(DevnetError::Kernel(why.clone()));
+        }
         let height = self.chain.height() + 1;
         let template = self.mempool.block_template(Weight::from_wu(
             Weight::MAX_BLOCK.to_wu() - COINBASE_RESERVE,
@@ -231,10 +263,17 @@ impl Devnet {
         self.chain
             .connect_block(block.clone(), false)
             .map_err(DevnetError::MinedInvalid)?;
+        let raw = block.serialize();
+        #[cfg(feature = "kernel")]
+        if let Err(e) = self.kernel.connect(&raw, height, &hash) {
+            // Our chain has moved past what the kernel accepts: stop before storing it.
+            self.halted = Some(e.to_string());
+            return Err(DevnetError::Kernel(e.to_string()));
+        }
         self.index.connect_block(&block, &self.chain);
         let mut removed: Vec<Txid> = block.txdata[1..].iter().map(Transaction::txid).collect();
         removed.extend(self.mempool.remove_for_block(&block));
-        self.store.put_block(height, &block.serialize(), &removed)?;
+        self.store.put_block(height, &raw, &removed)?;
         Ok(hash)
     }
 
