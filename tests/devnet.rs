@@ -549,6 +549,14 @@ async fn core_rpc_subset_and_error_codes() {
     assert_eq!(body["error"]["code"], -25);
     assert_eq!(body["error"]["message"], "bad-txns-inputs-missingorspent");
 
+    // Sending it again once confirmed: Core's -27.
+    node.mine(1, None).await;
+    let (_, body) = node.rpc_raw("sendrawtransaction", json!([hex])).await;
+    assert_eq!(body["error"]["code"], -27);
+    assert_eq!(
+        body["error"]["message"],
+        "Transaction outputs already in utxo set"
+    );
     let raw = node
         .rpc("getrawtransaction", json!([tx.txid().to_string()]))
         .await;
@@ -581,7 +589,7 @@ async fn core_rpc_subset_and_error_codes() {
                 .iter()
                 .all(|u| u["coinbase"] == true && u["desc"].as_str().unwrap().contains('#'))
         );
-        assert_eq!(scan["height"], 113);
+        assert_eq!(scan["height"], 114);
     }
     node.stop().await;
 }

@@ -107,7 +107,7 @@ impl ApiError {
 
     /// A mempool refusal as Esplora relays bitcoind's: `sendrawtransaction RPC error: {…}`.
     fn rejected(r: &Reject) -> Self {
-        let rpc = json!({"code": r.kind.rpc_code(), "message": r.to_string()});
+        let rpc = json!({"code": r.kind.rpc_code(), "message": r.rpc_message()});
         Self::bad_request(format!("sendrawtransaction RPC error: {rpc}"))
     }
 }

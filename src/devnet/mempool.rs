@@ -57,6 +57,16 @@ pub struct Reject {
     pub debug: String,
 }
 
+impl Reject {
+    /// The message Core's `sendrawtransaction` gives for this refusal.
+    pub fn rpc_message(&self) -> String {
+        match self.kind {
+            RejectKind::AlreadyInChain => "Transaction outputs already in utxo set".into(),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Reject {
     /// Formats as Core's `TxValidationState::ToString`: `reason, debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -268,7 +278,11 @@ impl Mempool {
             match self.coin(&op, chain) {
                 Some(c) => coins.push(c),
                 None => {
-                    return Err(if chain.tx_location(&txid).is_some() {
+                    // Core: missing inputs but an output of this very transaction is in
+                    // the UTXO set means it is already confirmed.
+                    let confirmed = (0..tx.output.len() as u32)
+                        .any(|vout| chain.coin(&OutPoint { txid, vout }).is_some());
+                    return Err(if confirmed {
                         Reject {
                             kind: RejectKind::AlreadyInChain,
                             reason: "txn-already-known".into(),

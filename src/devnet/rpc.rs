@@ -180,7 +180,7 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
             let tx = decode_tx(&param_str(params, 0, "hexstring")?)?;
             d.submit(&tx)
                 .map(|txid| json!(txid))
-                .map_err(|r| err(r.kind.rpc_code(), r.to_string()))
+                .map_err(|r| err(r.kind.rpc_code(), r.rpc_message()))
         }
         "testmempoolaccept" => {
             let raws = params
