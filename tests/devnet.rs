@@ -593,3 +593,26 @@ async fn core_rpc_subset_and_error_codes() {
     }
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_interval_mines_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let node =
+        Node::start_with_interval(dir.path(), Some(std::time::Duration::from_millis(300))).await;
+    let key = Key::new(80);
+    let txid = node.faucet(&key.address(KeyType::P2wpkh), 5_000).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let st = node.get_json(&format!("/api/tx/{txid}/status")).await;
+        if st["confirmed"] == true {
+            assert!(st["block_height"].as_u64().unwrap() > 110);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no timed block within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    node.stop().await;
+}

@@ -151,14 +151,13 @@ impl Devnet {
             devnet.index.connect_block(&block, &devnet.chain);
         }
         let mut dropped = Vec::new();
-        for raw in devnet.store.mempool()? {
-            match Transaction::deserialize(&raw) {
-                Ok(tx) => {
-                    if devnet.mempool.accept(&tx, &devnet.chain).is_err() {
-                        dropped.push(tx.txid());
-                    }
-                }
-                Err(_) => dropped.push(crate::tx::Txid::from_byte_array(sha256(&raw))),
+        for (txid, raw) in devnet.store.mempool()? {
+            // What no longer enters (decodes badly, or the chain moved on) is forgotten.
+            let accepted = Transaction::deserialize(&raw)
+                .ok()
+                .is_some_and(|tx| devnet.mempool.accept(&tx, &devnet.chain).is_ok());
+            if !accepted {
+                dropped.push(txid);
             }
         }
         devnet.store.remove_mempool_txs(&dropped)?;

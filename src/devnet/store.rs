@@ -68,13 +68,23 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Returns the stored mempool transactions (raw), in arrival order.
+    /// Returns the stored mempool transactions (txid, raw), in arrival order.
     ///
     /// # Errors
     /// [`StoreError::Sqlite`].
-    pub fn mempool(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT raw FROM mempool ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
+    pub fn mempool(&self) -> Result<Vec<(Txid, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT txid, raw FROM mempool ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            let mut arr = [0u8; 32];
+            // A malformed id (never written by the devnet) maps to zero and is dropped.
+            if id.len() == 32 {
+                arr.copy_from_slice(&id);
+            }
+            Ok((Txid::from_byte_array(arr), r.get(1)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

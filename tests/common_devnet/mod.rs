@@ -38,6 +38,11 @@ impl Node {
 
     /// A devnet on `dir` (opened, or created with its first 110 blocks).
     pub async fn start(dir: &Path) -> Node {
+        Self::start_with_interval(dir, None).await
+    }
+
+    /// A devnet on `dir` that also mines a block every `interval`.
+    pub async fn start_with_interval(dir: &Path, interval: Option<std::time::Duration>) -> Node {
         let dir = dir.to_path_buf();
         let devnet = tokio::task::spawn_blocking(move || Devnet::open(&dir))
             .await
@@ -49,7 +54,7 @@ impl Node {
         let task = tokio::spawn(ferry::devnet::run(
             DevnetState::new(devnet),
             listener,
-            None,
+            interval,
             async move {
                 let _ = rx.await;
             },
