@@ -444,6 +444,15 @@ impl Mempool {
         self.entries.insert(entry.txid, entry);
     }
 
+    /// Removes a transaction and its descendants; returns their txids.
+    pub fn evict(&mut self, txid: &Txid) -> Vec<Txid> {
+        let doomed = self.with_descendants([*txid]);
+        for t in &doomed {
+            self.remove(t);
+        }
+        doomed.into_iter().collect()
+    }
+
     fn remove(&mut self, txid: &Txid) -> Option<MempoolEntry> {
         let e = self.entries.remove(txid)?;
         for txin in &e.tx.input {

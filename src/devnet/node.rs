@@ -254,14 +254,25 @@ impl Devnet {
         let reward = subsidy(height)
             .checked_add(fees)
             .unwrap_or(Amount::MAX_MONEY);
+        let script_again = script.clone();
         let mut txdata = vec![coinbase(height, script, reward)];
         txdata.extend(template.into_iter().map(|e| e.tx.clone()));
         let time = now().max(self.chain.median_time_past(self.chain.height()) + 1);
         let block = finish_block(self.chain.tip_hash(), time, txdata);
         let hash = block.block_hash();
-        self.chain
-            .connect_block(block.clone(), false)
-            .map_err(DevnetError::MinedInvalid)?;
+        if let Err(e) = self.chain.connect_block(block.clone(), false) {
+            // A mempool transaction the block rules refuse is a devnet bug; evicting it
+            // (and its descendants) keeps block production going.
+            if let ChainError::Tx { txid, .. } = &e
+                && self.mempool.get(txid).is_some()
+            {
+                tracing::error!("evicting {txid} from the mempool: {e}");
+                let evicted = self.mempool.evict(txid);
+                self.store.remove_mempool_txs(&evicted)?;
+                return self.mine_one(script_again);
+            }
+            return Err(DevnetError::MinedInvalid(e));
+        }
         let raw = block.serialize();
         #[cfg(feature = "kernel")]
         if let Err(e) = self.kernel.connect(&raw, height, &hash) {
