@@ -6,7 +6,7 @@
 //! linked into one binary:
 //!
 //! - feature `libconsensus` (default): `bitcoinconsensus` (Core 26.0's libbitcoinconsensus);
-//! - feature `kernel`: libbitcoinkernel (hook below, wired by the devnet work).
+//! - feature `kernel`: libbitcoinkernel's `verify` (Core 31.99's interpreter).
 //!
 //! Every call passes *all* spent outputs: BIP-0341 signatures commit to them, and without
 //! them libbitcoinconsensus cannot check a taproot spend at all (with the taproot flag off
@@ -249,14 +249,55 @@ mod engine {
     }
 }
 
-// HOOK for the `kernel` feature: libbitcoinkernel's `verify` goes here, with the same
-// signature as the `libconsensus` engine above (all spent outputs, Core's flag bits).
+// The `kernel` engine: libbitcoinkernel's `verify` (Core 31.99's interpreter), with
+// precomputed transaction data over all spent outputs.
 #[cfg(all(feature = "kernel", not(feature = "libconsensus")))]
 mod engine {
-    compile_error!(
-        "feature `kernel`: the libbitcoinkernel script engine is not wired into \
-         src/consensus.rs yet (implement `engine::verify` there)"
-    );
+    use bitcoinkernel::{
+        KernelError, PrecomputedTransactionData, ScriptPubkey, ScriptVerifyError, Transaction,
+        TxOut as KernelTxOut,
+    };
+
+    use super::{Amount, ConsensusError, TxOut, VerifyFlags, sats_i64};
+
+    pub(super) fn verify(
+        spent_output_script: &[u8],
+        amount: Amount,
+        tx_bytes: &[u8],
+        spent_outputs: &[TxOut],
+        input_index: usize,
+        flags: VerifyFlags,
+    ) -> Result<(), ConsensusError> {
+        let engine = |e: KernelError| ConsensusError::Engine {
+            input_index,
+            reason: e.to_string(),
+        };
+        let tx = Transaction::new(tx_bytes).map_err(engine)?;
+        let outputs = spent_outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let spk = ScriptPubkey::new(o.script_pubkey.as_bytes()).map_err(engine)?;
+                Ok(KernelTxOut::new(&spk, sats_i64(o.value, i)?))
+            })
+            .collect::<Result<Vec<_>, ConsensusError>>()?;
+        let precomputed = PrecomputedTransactionData::new(&tx, &outputs).map_err(engine)?;
+        let spk = ScriptPubkey::new(spent_output_script).map_err(engine)?;
+        match bitcoinkernel::verify(
+            &spk,
+            Some(sats_i64(amount, input_index)?),
+            &tx,
+            input_index,
+            Some(flags.bits()),
+            &precomputed,
+        ) {
+            Ok(()) => Ok(()),
+            Err(KernelError::ScriptVerify(ScriptVerifyError::Invalid)) => {
+                Err(ConsensusError::ScriptFailed { input_index })
+            }
+            Err(e) => Err(engine(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +316,14 @@ mod tests {
                 VerifyFlags::TAPROOT.bits(),
                 bitcoinconsensus::VERIFY_TAPROOT
             );
+        }
+        #[cfg(feature = "kernel")]
+        {
+            assert_eq!(
+                VerifyFlags::ALL_PRE_TAPROOT.bits(),
+                bitcoinkernel::VERIFY_ALL_PRE_TAPROOT
+            );
+            assert_eq!(VerifyFlags::TAPROOT.bits(), bitcoinkernel::VERIFY_TAPROOT);
         }
         assert!(VerifyFlags::default().contains(VerifyFlags::TAPROOT));
     }

@@ -12,7 +12,17 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let out = cli::Output::new(args.json);
-    match cli::run(args) {
+    let result = if cli::needs_runtime(&args) {
+        // Only main.rs starts a runtime, and only for the commands that need one.
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(cli::CliError::internal)
+            .and_then(|rt| rt.block_on(cli::run_async(args)))
+    } else {
+        cli::run(args)
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             out.error(&err);

@@ -6,6 +6,7 @@
 mod address;
 mod create;
 mod demo;
+mod devnet;
 mod error;
 mod export;
 mod identity;
@@ -85,6 +86,8 @@ pub enum Command {
     /// Inspect PSBTs (BIP-0174).
     #[command(subcommand)]
     Psbt(psbt::PsbtCommand),
+    /// Run the embedded local regtest chain with an Esplora API.
+    Devnet(devnet::DevnetArgs),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -168,5 +171,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Demo => demo::run_demo(&ctx.out),
+        Command::Devnet(_) => Err(CliError::internal("`devnet` runs on the async path")),
+    }
+}
+
+/// Returns true if the command needs the tokio runtime main.rs starts for it.
+pub fn needs_runtime(cli: &Cli) -> bool {
+    matches!(cli.command, Command::Devnet(_))
+}
+
+/// Runs a command that needs the tokio runtime.
+///
+/// # Errors
+/// A [`CliError`] whose kind decides the exit code.
+pub async fn run_async(cli: Cli) -> Result<(), CliError> {
+    let out = Output::new(cli.json);
+    match cli.command {
+        Command::Devnet(args) => {
+            devnet::run(args, cli.data_dir.or_else(default_data_dir), &out).await
+        }
+        other => run(Cli {
+            command: other,
+            ..cli
+        }),
     }
 }

@@ -1,0 +1,117 @@
+//! `ferry devnet`: run the embedded regtest chain with its Esplora API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ferry::devnet::{Devnet, DevnetState};
+
+use super::{CliError, Output};
+
+/// Arguments of `ferry devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3002", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Mine a block every SECS seconds (blocks are always mined on demand too).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub block_interval: Option<u64>,
+}
+
+/// Where ferry keeps its data when neither `--data-dir` nor `FERRY_DATA_DIR` says.
+/// Runs the devnet until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// The data dir cannot be opened, or the address cannot be bound.
+pub async fn run(
+    args: DevnetArgs,
+    data_dir: Option<PathBuf>,
+    out: &Output,
+) -> Result<(), CliError> {
+    let dir = data_dir
+        .ok_or_else(|| {
+            CliError::user(
+                "no_data_dir",
+                "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
+            )
+        })?
+        .join("devnet");
+    let open_dir = dir.clone();
+    let devnet = tokio::task::spawn_blocking(move || Devnet::open(&open_dir))
+        .await
+        .map_err(CliError::internal)?
+        .map_err(|e| CliError::user("devnet_open", e))?;
+    let height = devnet.chain().height();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            CliError::user(
+                "bind_failed",
+                format!("cannot listen on {}: {e}", args.listen),
+            )
+        })?;
+    let addr = listener.local_addr().map_err(CliError::internal)?;
+    let api = format!("http://{addr}/api");
+    let info = serde_json::json!({
+        "listen": addr.to_string(),
+        "esplora": api,
+        "rpc": format!("http://{addr}/"),
+        "data_dir": dir.display().to_string(),
+        "height": height,
+        "block_interval": args.block_interval,
+    });
+    out.emit(&info, |_| {
+        let interval = args
+            .block_interval
+            .map_or("on demand (POST /devnet/mine)".to_owned(), |s| {
+                format!("every {s} s and on demand")
+            });
+        format!(
+            "devnet (regtest) listening on http://{addr}\n\
+             data: {}\n\
+             height: {height}; blocks: {interval}\n\
+             Esplora API: {api}\n\
+             Bitcoin Core RPC: http://{addr}/\n\
+             Point a wallet at it: --backend {api}   or   export FERRY_BACKEND={api}\n\
+             Coins: POST {addr}/devnet/faucet {{\"address\":\"bcrt1…\",\"amount_sat\":100000}}\n\
+             Stop with Ctrl-C.",
+            dir.display()
+        )
+    })?;
+    let state = DevnetState::new(devnet);
+    ferry::devnet::run(
+        state,
+        listener,
+        args.block_interval.map(Duration::from_secs),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(CliError::internal)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, only SIGTERM stops the devnet.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

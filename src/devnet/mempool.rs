@@ -1,0 +1,537 @@
+//! The mempool, with Bitcoin Core's basic acceptance policy: context-free checks,
+//! standardness, finality, no double spends (except BIP-0125 replacements), inputs that
+//! exist and have matured, the 1 sat/vB floor, unconfirmed chains up to 25 deep, and
+//! every input verified by Bitcoin Core's script interpreter with all spent outputs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use super::block::Block;
+use super::chain::{Chain, Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx};
+use super::policy::check_standard;
+use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
+use crate::units::{Amount, FeeRate, Weight};
+
+/// Core's `DEFAULT_ANCESTOR_LIMIT` (a transaction and its unconfirmed ancestors).
+pub const ANCESTOR_LIMIT: usize = 25;
+/// BIP-0125 rule 5: at most this many transactions evicted by one replacement.
+pub const MAX_REPLACEMENT_CANDIDATES: usize = 100;
+/// The fee-estimate targets Esplora answers.
+pub const ESPLORA_TARGETS: [u16; 28] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 144,
+    504, 1008,
+];
+
+/// How Core classifies a refusal; it decides the RPC error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    /// A rule of policy or consensus (`RPC_VERIFY_REJECTED`, -26).
+    Invalid,
+    /// An input that does not exist or is already spent (`RPC_VERIFY_ERROR`, -25).
+    MissingInputs,
+    /// The transaction is already confirmed (`RPC_VERIFY_ALREADY_IN_CHAIN`, -27).
+    AlreadyInChain,
+    /// The transaction is already in the mempool (sendrawtransaction answers its txid).
+    AlreadyInMempool,
+}
+
+impl RejectKind {
+    /// Returns Bitcoin Core's RPC error code.
+    pub fn rpc_code(self) -> i32 {
+        match self {
+            RejectKind::Invalid | RejectKind::AlreadyInMempool => -26,
+            RejectKind::MissingInputs => -25,
+            RejectKind::AlreadyInChain => -27,
+        }
+    }
+}
+
+/// Why the mempool refused a transaction: Core's reject reason and its detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Reject {
+    /// The class of refusal.
+    pub kind: RejectKind,
+    /// Core's reject reason, e.g. `min relay fee not met`.
+    pub reason: String,
+    /// Core's debug detail, e.g. `100 < 141` (may be empty).
+    pub debug: String,
+}
+
+impl Reject {
+    /// The message Core's `sendrawtransaction` gives for this refusal.
+    pub fn rpc_message(&self) -> String {
+        match self.kind {
+            RejectKind::AlreadyInChain => "Transaction outputs already in utxo set".into(),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Reject {
+    /// Formats as Core's `TxValidationState::ToString`: `reason, debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)?;
+        if !self.debug.is_empty() {
+            write!(f, ", {}", self.debug)?;
+        }
+        Ok(())
+    }
+}
+
+fn reject(reason: impl Into<String>, debug: impl Into<String>) -> Reject {
+    Reject {
+        kind: RejectKind::Invalid,
+        reason: reason.into(),
+        debug: debug.into(),
+    }
+}
+
+impl From<TxRuleError> for Reject {
+    fn from(e: TxRuleError) -> Self {
+        reject(e.reason, e.debug)
+    }
+}
+
+/// A transaction in the mempool.
+#[derive(Debug, Clone)]
+pub struct MempoolEntry {
+    /// The transaction.
+    pub tx: Transaction,
+    /// Its txid.
+    pub txid: Txid,
+    /// Its fee.
+    pub fee: Amount,
+    /// Its virtual size.
+    pub vsize: u64,
+    /// The outputs its inputs spend, in input order.
+    pub prevouts: Vec<TxOut>,
+    /// Arrival order (also a topological order).
+    pub seq: u64,
+}
+
+impl MempoolEntry {
+    /// Core's `CFeeRate(fee, vsize)`: sat/kvB, truncated.
+    pub fn fee_rate(&self) -> FeeRate {
+        FeeRate::from_sat_per_kvb(self.fee.to_sat() * 1000 / self.vsize.max(1))
+    }
+}
+
+/// A transaction that passed every check, with what accepting it evicts.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The new entry.
+    pub entry: MempoolEntry,
+    /// Transactions it replaces (BIP-0125), descendants included.
+    pub replaced: Vec<Txid>,
+}
+
+/// The mempool.
+#[derive(Debug, Default)]
+pub struct Mempool {
+    entries: HashMap<Txid, MempoolEntry>,
+    spent_by: HashMap<OutPoint, Txid>,
+    next_seq: u64,
+}
+
+fn signals_rbf(tx: &Transaction) -> bool {
+    tx.input.iter().any(|i| i.sequence <= 0xffff_fffd)
+}
+
+fn money(a: Amount) -> String {
+    a.to_btc_string()
+}
+
+fn rate_string(r: FeeRate) -> String {
+    format!(
+        "{} BTC/kvB",
+        Amount::from_sat(r.to_sat_per_kvb()).to_btc_string()
+    )
+}
+
+impl Mempool {
+    /// An empty mempool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns the number of transactions.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Returns true if the mempool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Returns an entry.
+    pub fn get(&self, txid: &Txid) -> Option<&MempoolEntry> {
+        self.entries.get(txid)
+    }
+
+    /// Returns the mempool transaction spending `outpoint`.
+    pub fn spender(&self, outpoint: &OutPoint) -> Option<Txid> {
+        self.spent_by.get(outpoint).copied()
+    }
+
+    /// Returns every entry in arrival order (parents before children).
+    pub fn entries_in_order(&self) -> Vec<&MempoolEntry> {
+        let mut v: Vec<_> = self.entries.values().collect();
+        v.sort_by_key(|e| e.seq);
+        v
+    }
+
+    /// Returns the coin at `outpoint` as the mempool sees it: an output of a mempool
+    /// transaction (at the next block's height) or a confirmed one. Coins already spent
+    /// in the mempool are still returned; conflicts are handled by the caller.
+    pub fn coin(&self, outpoint: &OutPoint, chain: &Chain) -> Option<Coin> {
+        if let Some(e) = self.entries.get(&outpoint.txid) {
+            return e.tx.output.get(outpoint.vout as usize).map(|o| Coin {
+                output: o.clone(),
+                height: chain.height() + 1,
+                is_coinbase: false,
+            });
+        }
+        chain.coin(outpoint).cloned()
+    }
+
+    fn children(&self, txid: &Txid) -> Vec<Txid> {
+        let Some(e) = self.entries.get(txid) else {
+            return Vec::new();
+        };
+        (0..e.tx.output.len() as u32)
+            .filter_map(|vout| self.spent_by.get(&OutPoint { txid: *txid, vout }).copied())
+            .collect()
+    }
+
+    /// Returns `roots` and all their in-mempool descendants.
+    pub fn with_descendants(&self, roots: impl IntoIterator<Item = Txid>) -> HashSet<Txid> {
+        let mut out = HashSet::new();
+        let mut stack: Vec<Txid> = roots.into_iter().collect();
+        while let Some(t) = stack.pop() {
+            if out.insert(t) {
+                stack.extend(self.children(&t));
+            }
+        }
+        out
+    }
+
+    fn ancestor_count(&self, tx: &Transaction) -> usize {
+        let mut seen = HashSet::new();
+        let mut stack: Vec<Txid> = tx.input.iter().map(|i| i.previous_output.txid).collect();
+        while let Some(t) = stack.pop() {
+            if let Some(e) = self.entries.get(&t)
+                && seen.insert(t)
+            {
+                stack.extend(e.tx.input.iter().map(|i| i.previous_output.txid));
+            }
+        }
+        seen.len()
+    }
+
+    /// Runs every acceptance check without changing the mempool (`testmempoolaccept`).
+    ///
+    /// # Errors
+    /// A [`Reject`] with Core's reason.
+    pub fn check(&self, tx: &Transaction, chain: &Chain) -> Result<Accepted, Reject> {
+        let txid = tx.txid();
+        check_transaction(tx).map_err(|e| reject(check_tx_reason(&e), ""))?;
+        if tx.is_coinbase() {
+            return Err(reject("coinbase", ""));
+        }
+        check_standard(tx)?;
+        let next_height = chain.height() + 1;
+        if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
+            return Err(reject("non-final", ""));
+        }
+        if self.entries.contains_key(&txid) {
+            return Err(Reject {
+                kind: RejectKind::AlreadyInMempool,
+                reason: "txn-already-in-mempool".into(),
+                debug: String::new(),
+            });
+        }
+        // Direct conflicts: mempool transactions spending one of our inputs.
+        let mut direct: Vec<Txid> = Vec::new();
+        for txin in &tx.input {
+            if let Some(&other) = self.spent_by.get(&txin.previous_output)
+                && !direct.contains(&other)
+            {
+                let signals = self.entries.get(&other).is_some_and(|e| signals_rbf(&e.tx));
+                if !signals {
+                    return Err(reject("txn-mempool-conflict", ""));
+                }
+                direct.push(other);
+            }
+        }
+        let all_conflicts = self.with_descendants(direct.iter().copied());
+
+        let mut coins = Vec::with_capacity(tx.input.len());
+        for txin in &tx.input {
+            let op = txin.previous_output;
+            if all_conflicts.contains(&op.txid) {
+                return Err(reject(
+                    "bad-txns-spends-conflicting-tx",
+                    format!("{txid} spends conflicting transaction {}", op.txid),
+                ));
+            }
+            match self.coin(&op, chain) {
+                Some(c) => coins.push(c),
+                None => {
+                    // Core: missing inputs but an output of this very transaction is in
+                    // the UTXO set means it is already confirmed.
+                    let confirmed = (0..tx.output.len() as u32)
+                        .any(|vout| chain.coin(&OutPoint { txid, vout }).is_some());
+                    return Err(if confirmed {
+                        Reject {
+                            kind: RejectKind::AlreadyInChain,
+                            reason: "txn-already-known".into(),
+                            debug: String::new(),
+                        }
+                    } else {
+                        Reject {
+                            kind: RejectKind::MissingInputs,
+                            reason: "bad-txns-inputs-missingorspent".into(),
+                            debug: String::new(),
+                        }
+                    });
+                }
+            }
+        }
+        if !chain.sequence_locks_ok(tx, &coins, next_height) {
+            return Err(reject("non-BIP68-final", ""));
+        }
+        let fee = check_tx_inputs(tx, &coins, next_height)?;
+        let vsize = tx.vsize();
+        let min_fee = FeeRate::MIN_RELAY
+            .fee_for_vbytes(vsize)
+            .unwrap_or(Amount::MAX_MONEY);
+        if fee < min_fee {
+            return Err(reject(
+                "min relay fee not met",
+                format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
+            ));
+        }
+        if self.ancestor_count(tx) + 1 > ANCESTOR_LIMIT {
+            return Err(reject(
+                "too-long-mempool-chain",
+                format!("too many unconfirmed ancestors [limit: {ANCESTOR_LIMIT}]"),
+            ));
+        }
+        let entry = MempoolEntry {
+            tx: tx.clone(),
+            txid,
+            fee,
+            vsize,
+            prevouts: coins.into_iter().map(|c| c.output).collect(),
+            seq: self.next_seq,
+        };
+        if !direct.is_empty() {
+            self.check_replacement(&entry, &direct, &all_conflicts)?;
+        }
+        crate::consensus::verify_transaction(tx, &entry.prevouts)
+            .map_err(|e| reject(format!("mandatory-script-verify-flag-failed ({e})"), ""))?;
+        Ok(Accepted {
+            entry,
+            replaced: all_conflicts.into_iter().collect(),
+        })
+    }
+
+    /// BIP-0125 rules 2–6, as Core's `policy/rbf.cpp` words them.
+    fn check_replacement(
+        &self,
+        entry: &MempoolEntry,
+        direct: &[Txid],
+        all_conflicts: &HashSet<Txid>,
+    ) -> Result<(), Reject> {
+        let txid = entry.txid;
+        if all_conflicts.len() > MAX_REPLACEMENT_CANDIDATES {
+            return Err(reject(
+                "too many potential replacements",
+                format!(
+                    "rejecting replacement {txid}; too many potential replacements ({} > {MAX_REPLACEMENT_CANDIDATES})",
+                    all_conflicts.len()
+                ),
+            ));
+        }
+        // Rule 2: no new unconfirmed inputs.
+        let parents_of_conflicts: HashSet<Txid> = direct
+            .iter()
+            .filter_map(|t| self.entries.get(t))
+            .flat_map(|e| e.tx.input.iter().map(|i| i.previous_output.txid))
+            .collect();
+        for (j, txin) in entry.tx.input.iter().enumerate() {
+            let parent = txin.previous_output.txid;
+            if !parents_of_conflicts.contains(&parent) && self.entries.contains_key(&parent) {
+                return Err(reject(
+                    "replacement-adds-unconfirmed",
+                    format!("replacement {txid} adds unconfirmed input, idx {j}"),
+                ));
+            }
+        }
+        // Rule 6: a higher fee rate than every transaction it directly replaces.
+        let new_rate = entry.fee_rate();
+        for t in direct {
+            if let Some(old) = self.entries.get(t)
+                && new_rate <= old.fee_rate()
+            {
+                return Err(reject(
+                    "insufficient fee",
+                    format!(
+                        "rejecting replacement {txid}; new feerate {} <= old feerate {}",
+                        rate_string(new_rate),
+                        rate_string(old.fee_rate())
+                    ),
+                ));
+            }
+        }
+        // Rule 3: at least the absolute fees of everything evicted.
+        let old_fees = Amount::checked_sum(
+            all_conflicts
+                .iter()
+                .filter_map(|t| self.entries.get(t))
+                .map(|e| e.fee),
+        )
+        .unwrap_or(Amount::MAX_MONEY);
+        let Some(additional) = entry.fee.checked_sub(old_fees) else {
+            return Err(reject(
+                "insufficient fee",
+                format!(
+                    "rejecting replacement {txid}, less fees than conflicting txs; {} < {}",
+                    money(entry.fee),
+                    money(old_fees)
+                ),
+            ));
+        };
+        // Rule 4: the extra fee pays for the replacement's own relay.
+        let relay = FeeRate::MIN_RELAY
+            .fee_for_vbytes(entry.vsize)
+            .unwrap_or(Amount::MAX_MONEY);
+        if additional < relay {
+            return Err(reject(
+                "insufficient fee",
+                format!(
+                    "rejecting replacement {txid}, not enough additional fees to relay; {} < {}",
+                    money(additional),
+                    money(relay)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks `tx` and adds it, evicting what it replaces.
+    ///
+    /// # Errors
+    /// A [`Reject`] with Core's reason; the mempool is unchanged.
+    pub fn accept(&mut self, tx: &Transaction, chain: &Chain) -> Result<Accepted, Reject> {
+        let accepted = self.check(tx, chain)?;
+        self.commit(&accepted);
+        Ok(accepted)
+    }
+
+    /// Adds a checked transaction, removing what it replaces.
+    pub fn commit(&mut self, accepted: &Accepted) {
+        for t in &accepted.replaced {
+            self.remove(t);
+        }
+        let mut entry = accepted.entry.clone();
+        entry.seq = self.next_seq;
+        self.next_seq += 1;
+        for txin in &entry.tx.input {
+            self.spent_by.insert(txin.previous_output, entry.txid);
+        }
+        self.entries.insert(entry.txid, entry);
+    }
+
+    /// Removes a transaction and its descendants; returns their txids.
+    pub fn evict(&mut self, txid: &Txid) -> Vec<Txid> {
+        let doomed = self.with_descendants([*txid]);
+        for t in &doomed {
+            self.remove(t);
+        }
+        doomed.into_iter().collect()
+    }
+
+    fn remove(&mut self, txid: &Txid) -> Option<MempoolEntry> {
+        let e = self.entries.remove(txid)?;
+        for txin in &e.tx.input {
+            if self.spent_by.get(&txin.previous_output) == Some(txid) {
+                self.spent_by.remove(&txin.previous_output);
+            }
+        }
+        Some(e)
+    }
+
+    /// Removes what a new block confirmed and everything that now conflicts with it.
+    /// Returns the txids removed as conflicts.
+    pub fn remove_for_block(&mut self, block: &Block) -> Vec<Txid> {
+        let mut conflicts = Vec::new();
+        for tx in &block.txdata {
+            let txid = tx.txid();
+            self.remove(&txid);
+            for txin in &tx.input {
+                if let Some(&other) = self.spent_by.get(&txin.previous_output)
+                    && other != txid
+                {
+                    conflicts.push(other);
+                }
+            }
+        }
+        let doomed = self.with_descendants(conflicts);
+        for t in &doomed {
+            self.remove(t);
+        }
+        doomed.into_iter().collect()
+    }
+
+    /// Picks transactions for a block in arrival order, up to `max_weight`, skipping any
+    /// whose parent did not fit.
+    pub fn block_template(&self, max_weight: Weight) -> Vec<&MempoolEntry> {
+        let mut picked = Vec::new();
+        let mut included: HashSet<Txid> = HashSet::new();
+        let mut weight = 0u64;
+        for e in self.entries_in_order() {
+            let parents_ok = e.tx.input.iter().all(|i| {
+                !self.entries.contains_key(&i.previous_output.txid)
+                    || included.contains(&i.previous_output.txid)
+            });
+            let w = e.tx.weight().to_wu();
+            if parents_ok && weight + w <= max_weight.to_wu() {
+                weight += w;
+                included.insert(e.txid);
+                picked.push(e);
+            }
+        }
+        picked
+    }
+
+    /// Fee estimates in sat/vB for every Esplora target, from this mempool alone: a
+    /// target of n blocks needs the rate of the last transaction that fits in the next n
+    /// blocks (by fee rate); if everything fits, the 1 sat/vB floor. Never below 1.
+    pub fn fee_estimates(&self) -> BTreeMap<u16, f64> {
+        let mut rates: Vec<(f64, u64)> = self
+            .entries
+            .values()
+            .map(|e| (e.fee.to_sat() as f64 / e.vsize.max(1) as f64, e.vsize))
+            .collect();
+        rates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let block_vsize = Weight::MAX_BLOCK.to_wu() / 4;
+        ESPLORA_TARGETS
+            .iter()
+            .map(|&target| {
+                let room = block_vsize * u64::from(target);
+                let mut used = 0u64;
+                let mut rate = 1.0f64;
+                for &(r, vsize) in &rates {
+                    used += vsize;
+                    if used > room {
+                        rate = r.max(1.0);
+                        break;
+                    }
+                }
+                (target, rate)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,27 @@
+//! The devnet: an embedded regtest chain with an Esplora-compatible HTTP API, so nobody
+//! needs a node, Docker or money to try ferry.
+//!
+//! An edge module: it builds on the core ([`crate::tx`], [`crate::script`],
+//! [`crate::consensus`], [`crate::sign`]) and the core never imports it.
+//!
+//! - [`block`]: headers, blocks, merkle roots, witness commitments, regtest genesis, PoW.
+//! - [`chain`]: the UTXO set and the block rules the devnet enforces.
+//! - [`policy`] and [`mempool`]: Bitcoin Core's basic relay policy and BIP-0125.
+//! - [`index`]: history and UTXOs by Esplora scripthash.
+//! - [`store`]: SQLite persistence; [`node`]: everything together, mining and the faucet.
+
+pub mod api;
+pub mod block;
+pub mod chain;
+pub mod esplora;
+pub mod index;
+#[cfg(feature = "kernel")]
+pub mod kernel;
+pub mod mempool;
+pub mod node;
+pub mod policy;
+pub mod rpc;
+pub mod store;
+
+pub use api::{DevnetState, app, run};
+pub use node::{Devnet, DevnetError};

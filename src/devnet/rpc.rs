@@ -1,0 +1,327 @@
+//! A Bitcoin Core JSON-RPC subset on `POST /`, with Core's error codes, for tools that
+//! speak to a node: getblockchaininfo, getblockcount, getbestblockhash,
+//! getrawtransaction, sendrawtransaction, testmempoolaccept, generatetoaddress,
+//! estimatesmartfee and scantxoutset (`addr(…)`, `raw(…)`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::api::DevnetState;
+use super::mempool::ESPLORA_TARGETS;
+use super::node::Devnet;
+use crate::network::Network;
+use crate::script::ScriptBuf;
+use crate::script::address::Address;
+use crate::script::descriptor::checksum;
+use crate::tx::{Transaction, Txid};
+use crate::units::SAT_PER_BTC;
+
+/// Core's `RPC_MISC_ERROR`.
+const RPC_MISC_ERROR: i32 = -1;
+/// Core's `RPC_TYPE_ERROR`.
+const RPC_TYPE_ERROR: i32 = -3;
+/// Core's `RPC_INVALID_ADDRESS_OR_KEY`.
+const RPC_INVALID_ADDRESS_OR_KEY: i32 = -5;
+/// Core's `RPC_INVALID_PARAMETER`.
+const RPC_INVALID_PARAMETER: i32 = -8;
+/// Core's `RPC_DESERIALIZATION_ERROR`.
+const RPC_DESERIALIZATION_ERROR: i32 = -22;
+/// Core's `RPC_INVALID_REQUEST`.
+const RPC_INVALID_REQUEST: i32 = -32600;
+/// Core's `RPC_METHOD_NOT_FOUND`.
+const RPC_METHOD_NOT_FOUND: i32 = -32601;
+/// Core's `RPC_PARSE_ERROR`.
+const RPC_PARSE_ERROR: i32 = -32700;
+
+struct RpcError {
+    code: i32,
+    message: String,
+}
+
+fn err(code: i32, message: impl Into<String>) -> RpcError {
+    RpcError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn btc(sats: u64) -> Value {
+    json!(sats as f64 / SAT_PER_BTC as f64)
+}
+
+/// Handles one JSON-RPC request (Core's legacy 1.0 style: `result`, `error`, `id`;
+/// HTTP 500 on errors, 404 for an unknown method).
+pub async fn handle(State(state): State<DevnetState>, body: String) -> Response {
+    let req: Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(_) => return reply(Value::Null, Err(err(RPC_PARSE_ERROR, "Parse error"))),
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = req.get("method").and_then(Value::as_str).map(str::to_owned) else {
+        return reply(id, Err(err(RPC_INVALID_REQUEST, "Method must be a string")));
+    };
+    let params = match req.get("params") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => {
+            return reply(id, Err(err(RPC_INVALID_REQUEST, "Params must be an array")));
+        }
+    };
+    let result = state
+        .blocking(move |d| dispatch(d, &method, &params))
+        .await
+        .unwrap_or_else(|e| Err(err(RPC_MISC_ERROR, format!("{e:?}"))));
+    reply(id, result)
+}
+
+fn reply(id: Value, result: Result<Value, RpcError>) -> Response {
+    match result {
+        Ok(v) => Json(json!({"result": v, "error": null, "id": id})).into_response(),
+        Err(e) => {
+            let status = if e.code == RPC_METHOD_NOT_FOUND {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            let body =
+                json!({"result": null, "error": {"code": e.code, "message": e.message}, "id": id});
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+fn param_str(params: &[Value], i: usize, name: &str) -> Result<String, RpcError> {
+    params
+        .get(i)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| err(RPC_TYPE_ERROR, format!("Expected type string for {name}")))
+}
+
+fn param_u64(params: &[Value], i: usize, name: &str) -> Result<u64, RpcError> {
+    params
+        .get(i)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| err(RPC_TYPE_ERROR, format!("Expected type number for {name}")))
+}
+
+fn decode_tx(hex: &str) -> Result<Transaction, RpcError> {
+    Transaction::from_hex(hex).map_err(|_| {
+        err(
+            RPC_DESERIALIZATION_ERROR,
+            "TX decode failed. Make sure the tx has at least one input.",
+        )
+    })
+}
+
+fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+    match method {
+        "getblockcount" => Ok(json!(d.chain().height())),
+        "getbestblockhash" => Ok(json!(d.chain().tip_hash())),
+        "getblockchaininfo" => {
+            let h = d.chain().height();
+            let tip = d.chain().block(h).map_or(0, |b| b.header.time);
+            // Regtest blocks each carry 2 units of work (target 0x7fffff << 232).
+            let chainwork = format!("{:064x}", (u64::from(h) + 1) * 2);
+            Ok(json!({
+                "chain": "regtest",
+                "blocks": h,
+                "headers": h,
+                "bestblockhash": d.chain().tip_hash(),
+                "difficulty": 4.656542373906925e-10,
+                "time": tip,
+                "mediantime": d.chain().median_time_past(h),
+                "verificationprogress": 1,
+                "initialblockdownload": false,
+                "chainwork": chainwork,
+                "size_on_disk": 0,
+                "pruned": false,
+                "warnings": [],
+            }))
+        }
+        "getrawtransaction" => {
+            let txid: Txid = param_str(params, 0, "txid")?
+                .parse()
+                .map_err(|_| err(RPC_INVALID_PARAMETER, "txid must be of length 64 (not hex)"))?;
+            let verbose = params
+                .get(1)
+                .is_some_and(|v| v.as_bool() == Some(true) || v.as_u64().is_some_and(|n| n > 0));
+            let (tx, conf, _) = d.transaction(&txid).ok_or_else(|| {
+                err(
+                    RPC_INVALID_ADDRESS_OR_KEY,
+                    "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.",
+                )
+            })?;
+            if !verbose {
+                return Ok(json!(tx.to_hex()));
+            }
+            let mut v = json!({
+                "txid": txid,
+                "hash": tx.wtxid().to_string(),
+                "hex": tx.to_hex(),
+                "size": tx.total_size(),
+                "vsize": tx.vsize(),
+                "weight": tx.weight().to_wu(),
+                "version": tx.version,
+                "locktime": tx.lock_time,
+            });
+            if let Some(c) = conf {
+                v["blockhash"] = json!(c.hash);
+                v["confirmations"] = json!(d.chain().height() - c.height + 1);
+                v["time"] = json!(c.time);
+                v["blocktime"] = json!(c.time);
+            }
+            Ok(v)
+        }
+        "sendrawtransaction" => {
+            let tx = decode_tx(&param_str(params, 0, "hexstring")?)?;
+            d.submit(&tx)
+                .map(|txid| json!(txid))
+                .map_err(|r| err(r.kind.rpc_code(), r.rpc_message()))
+        }
+        "testmempoolaccept" => {
+            let raws = params
+                .first()
+                .and_then(Value::as_array)
+                .ok_or_else(|| err(RPC_TYPE_ERROR, "Expected type array for rawtxs"))?;
+            let mut out = Vec::new();
+            for raw in raws {
+                let tx = decode_tx(raw.as_str().unwrap_or_default())?;
+                let mut v = json!({"txid": tx.txid(), "wtxid": tx.wtxid().to_string()});
+                match d.test_accept(&tx) {
+                    Ok(a) => {
+                        v["allowed"] = json!(true);
+                        v["vsize"] = json!(a.entry.vsize);
+                        v["fees"] = json!({"base": btc(a.entry.fee.to_sat())});
+                    }
+                    Err(r) => {
+                        v["allowed"] = json!(false);
+                        v["reject-reason"] = json!(r.reason);
+                        if !r.debug.is_empty() {
+                            v["reject-details"] = json!(r.to_string());
+                        }
+                    }
+                }
+                out.push(v);
+            }
+            Ok(json!(out))
+        }
+        "generatetoaddress" => {
+            let n = param_u64(params, 0, "nblocks")?;
+            let addr = Address::parse(&param_str(params, 1, "address")?, Network::Regtest)
+                .map_err(|_| err(RPC_INVALID_ADDRESS_OR_KEY, "Error: Invalid address"))?;
+            let n = u32::try_from(n).map_err(|_| err(RPC_INVALID_PARAMETER, "too many blocks"))?;
+            d.mine(n, Some(&addr.script_pubkey()))
+                .map(|h| json!(h))
+                .map_err(|e| err(RPC_MISC_ERROR, e.to_string()))
+        }
+        "estimatesmartfee" => {
+            let target = param_u64(params, 0, "conf_target")?.clamp(1, 1008);
+            let est = d.mempool().fee_estimates();
+            let key = ESPLORA_TARGETS
+                .iter()
+                .copied()
+                .find(|t| u64::from(*t) >= target)
+                .unwrap_or(1008);
+            let sat_vb = est.get(&key).copied().unwrap_or(1.0);
+            Ok(json!({"feerate": sat_vb * 1000.0 / SAT_PER_BTC as f64, "blocks": key}))
+        }
+        "scantxoutset" => scantxoutset(d, params),
+        _ => Err(err(RPC_METHOD_NOT_FOUND, "Method not found")),
+    }
+}
+
+fn descriptor_script(desc: &str) -> Result<ScriptBuf, RpcError> {
+    let body = desc.split_once('#').map_or(desc, |(b, _)| b);
+    let invalid = || {
+        err(
+            RPC_INVALID_ADDRESS_OR_KEY,
+            format!("'{desc}' is not a valid descriptor function"),
+        )
+    };
+    if let Some(a) = body.strip_prefix("addr(").and_then(|r| r.strip_suffix(')')) {
+        Address::parse(a, Network::Regtest)
+            .map(|a| a.script_pubkey())
+            .map_err(|_| {
+                err(
+                    RPC_INVALID_ADDRESS_OR_KEY,
+                    format!("Address is not valid: {a}"),
+                )
+            })
+    } else if let Some(h) = body.strip_prefix("raw(").and_then(|r| r.strip_suffix(')')) {
+        ScriptBuf::from_hex(h).map_err(|_| err(RPC_INVALID_ADDRESS_OR_KEY, "Raw script is not hex"))
+    } else {
+        Err(invalid())
+    }
+}
+
+fn scantxoutset(d: &Devnet, params: &[Value]) -> Result<Value, RpcError> {
+    let action = param_str(params, 0, "action")?;
+    match action.as_str() {
+        "start" => {}
+        "status" => return Ok(Value::Null),
+        "abort" => return Ok(json!(false)),
+        _ => return Err(err(RPC_INVALID_PARAMETER, "Invalid action")),
+    }
+    let descs = params.get(1).and_then(Value::as_array).ok_or_else(|| {
+        err(
+            RPC_MISC_ERROR,
+            "scanobjects argument is required for the start action",
+        )
+    })?;
+    let mut wanted: Vec<(ScriptBuf, String)> = Vec::new();
+    for dv in descs {
+        let desc = dv
+            .as_str()
+            .or_else(|| dv.get("desc").and_then(Value::as_str))
+            .ok_or_else(|| {
+                err(
+                    RPC_INVALID_PARAMETER,
+                    "Scan object needs to be either a string or an object",
+                )
+            })?;
+        let script = descriptor_script(desc)?;
+        let plain = desc.split_once('#').map_or(desc, |(b, _)| b).to_owned();
+        let with_sum = checksum(&plain).map_or(plain.clone(), |c| format!("{plain}#{c}"));
+        wanted.push((script, with_sum));
+    }
+    let chain = d.chain();
+    let tip = chain.height();
+    let mut unspents = Vec::new();
+    let mut total = 0u64;
+    let mut found: Vec<_> = chain
+        .utxos()
+        .filter_map(|(op, coin)| {
+            let (_, desc) = wanted
+                .iter()
+                .find(|(s, _)| *s == coin.output.script_pubkey)?;
+            Some((*op, coin.clone(), desc.clone()))
+        })
+        .collect();
+    found.sort_by_key(|(op, c, _)| (c.height, op.txid, op.vout));
+    for (op, coin, desc) in found {
+        total += coin.output.value.to_sat();
+        unspents.push(json!({
+            "txid": op.txid,
+            "vout": op.vout,
+            "scriptPubKey": coin.output.script_pubkey.to_hex(),
+            "desc": desc,
+            "amount": btc(coin.output.value.to_sat()),
+            "coinbase": coin.is_coinbase,
+            "height": coin.height,
+            "blockhash": chain.block_hash(coin.height),
+            "confirmations": tip - coin.height + 1,
+        }));
+    }
+    Ok(json!({
+        "success": true,
+        "txouts": chain.utxo_count(),
+        "height": tip,
+        "bestblock": chain.tip_hash(),
+        "unspents": unspents,
+        "total_amount": btc(total),
+    }))
+}
