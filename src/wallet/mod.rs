@@ -3,11 +3,16 @@
 //! writes. File I/O only — never the network.
 
 mod account;
+pub mod builder;
+pub mod coin_selection;
 mod error;
 pub mod files;
 pub mod fsutil;
 pub mod keystore;
+pub mod rng;
+pub mod signing;
 pub mod store;
+pub mod weights;
 
 pub use account::Account;
 pub use error::WalletError;
