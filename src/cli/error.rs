@@ -10,6 +10,8 @@ use ferry::wallet::keystore::KeystoreError;
 pub enum ErrorKind {
     /// Bad input from the user: exit 1.
     User,
+    /// The backend, a relay or the network failed: exit 2.
+    Backend,
     /// The wallet is locked or the password is wrong: exit 3.
     Locked,
     /// A bug or an environment problem: exit 4.
@@ -21,6 +23,7 @@ impl ErrorKind {
     pub fn exit_code(self) -> ExitCode {
         ExitCode::from(match self {
             ErrorKind::User => 1,
+            ErrorKind::Backend => 2,
             ErrorKind::Locked => 3,
             ErrorKind::Internal => 4,
         })
@@ -44,6 +47,15 @@ impl CliError {
     pub fn user(code: &'static str, message: impl fmt::Display) -> Self {
         Self {
             kind: ErrorKind::User,
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// Creates a backend error (exit 2).
+    pub fn backend(code: &'static str, message: impl fmt::Display) -> Self {
+        Self {
+            kind: ErrorKind::Backend,
             code,
             message: message.to_string(),
         }
@@ -114,6 +126,23 @@ impl From<IdentityError> for CliError {
         match e {
             IdentityError::Io { .. } | IdentityError::Random(_) => CliError::internal(e),
             _ => CliError::user("bad_identity", e),
+        }
+    }
+}
+
+impl From<ferry::chain::ChainError> for CliError {
+    fn from(e: ferry::chain::ChainError) -> Self {
+        use ferry::chain::ChainError;
+        match e {
+            ChainError::Unreachable { .. } => CliError::backend(
+                "backend_unreachable",
+                format!(
+                    "{e}: check that the backend is running and reachable, or choose another with --backend URL (or FERRY_BACKEND)"
+                ),
+            ),
+            ChainError::Rejected { .. } => CliError::backend("rejected", e),
+            ChainError::InvalidUrl(_) => CliError::user("bad_backend", e),
+            other => CliError::backend("backend_error", other),
         }
     }
 }

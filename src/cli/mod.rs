@@ -4,6 +4,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod address;
+mod balance;
+mod bump;
+mod chain;
 mod create;
 mod demo;
 mod devnet;
@@ -16,6 +19,7 @@ mod output;
 mod prompts;
 mod psbt;
 mod restore;
+mod send;
 mod tx;
 mod wallets;
 
@@ -88,6 +92,18 @@ pub enum Command {
     Psbt(psbt::PsbtCommand),
     /// Run the embedded local regtest chain with an Esplora API.
     Devnet(devnet::DevnetArgs),
+    /// Sync, then show the wallet's balance (sats).
+    Balance(balance::ReportArgs),
+    /// Sync, then list the wallet's unspent coins.
+    Utxos(balance::ReportArgs),
+    /// Sync, then list the wallet's transactions.
+    History(balance::ReportArgs),
+    /// Pay an address: build, confirm, sign, broadcast.
+    Send(send::SendArgs),
+    /// Push an already-signed transaction.
+    Broadcast(send::BroadcastArgs),
+    /// Replace an unconfirmed payment with one paying a higher fee rate (BIP-0125).
+    Bump(send::BumpArgs),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -104,6 +120,8 @@ pub struct Ctx {
     pub json: bool,
     /// True if stdin and stderr are terminals.
     pub interactive: bool,
+    /// The `--backend` URL.
+    pub backend: Option<String>,
 }
 
 impl Ctx {
@@ -159,6 +177,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         out: Output::new(cli.json),
         json: cli.json,
         interactive: prompts::is_interactive(),
+        backend: cli.backend,
     };
     match cli.command {
         Command::Create(args) => create::run(&ctx, args),
@@ -171,13 +190,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Demo => demo::run_demo(&ctx.out),
-        Command::Devnet(_) => Err(CliError::internal("`devnet` runs on the async path")),
+        Command::Devnet(_)
+        | Command::Balance(_)
+        | Command::Utxos(_)
+        | Command::History(_)
+        | Command::Send(_)
+        | Command::Broadcast(_)
+        | Command::Bump(_) => Err(CliError::internal("this command runs on the async path")),
     }
 }
 
 /// Returns true if the command needs the tokio runtime main.rs starts for it.
 pub fn needs_runtime(cli: &Cli) -> bool {
-    matches!(cli.command, Command::Devnet(_))
+    matches!(
+        cli.command,
+        Command::Devnet(_)
+            | Command::Balance(_)
+            | Command::Utxos(_)
+            | Command::History(_)
+            | Command::Send(_)
+            | Command::Broadcast(_)
+            | Command::Bump(_)
+    )
 }
 
 /// Runs a command that needs the tokio runtime.
@@ -186,10 +220,24 @@ pub fn needs_runtime(cli: &Cli) -> bool {
 /// A [`CliError`] whose kind decides the exit code.
 pub async fn run_async(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.json);
+    let ctx = || Ctx {
+        data_dir: cli.data_dir.clone().or_else(default_data_dir),
+        wallet: cli.wallet.clone(),
+        out,
+        json: cli.json,
+        interactive: prompts::is_interactive(),
+        backend: cli.backend.clone(),
+    };
     match cli.command {
         Command::Devnet(args) => {
             devnet::run(args, cli.data_dir.or_else(default_data_dir), &out).await
         }
+        Command::Balance(args) => balance::balance(&ctx(), args).await,
+        Command::Utxos(args) => balance::utxos(&ctx(), args).await,
+        Command::History(args) => balance::history(&ctx(), args).await,
+        Command::Send(args) => send::send(&ctx(), args).await,
+        Command::Broadcast(args) => send::broadcast(&ctx(), args).await,
+        Command::Bump(args) => send::bump(&ctx(), args).await,
         other => run(Cli {
             command: other,
             ..cli

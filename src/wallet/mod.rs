@@ -4,6 +4,7 @@
 
 mod account;
 pub mod builder;
+pub mod cache;
 pub mod coin_selection;
 mod error;
 pub mod files;
@@ -12,6 +13,7 @@ pub mod keystore;
 pub mod rng;
 pub mod signing;
 pub mod store;
+pub mod sync;
 pub mod weights;
 
 pub use account::Account;

@@ -16,7 +16,7 @@ use crate::network::Network;
 use crate::script::{AddressType, ScriptBuf};
 
 /// The schema version this code writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE wallet (
@@ -119,9 +119,22 @@ impl WalletStore {
             )
             .map_err(db)?;
         self.conn
+            .execute_batch(super::cache::MIGRATION_2)
+            .map_err(db)?;
+        self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         self.conn.execute_batch("COMMIT").map_err(db)
+    }
+
+    /// The connection, for the chain cache (`cache.rs`).
+    pub(super) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The database file.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Opens an existing database for reading and writing.
@@ -147,7 +160,15 @@ impl WalletStore {
         let version: i32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| WalletError::db(path, e))?;
-        if version != SCHEMA_VERSION {
+        // Version 1 (no chain cache) is upgraded in place when opened for writing.
+        if version == 1 && !flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
+            super::cache::migrate_1_to_2(&conn).map_err(|e| WalletError::db(path, e))?;
+        } else if version == 1 {
+            return Ok(Self {
+                conn,
+                path: path.to_path_buf(),
+            });
+        } else if version != SCHEMA_VERSION {
             return Err(WalletError::db(
                 path,
                 format!(

@@ -1,0 +1,494 @@
+//! `ferry send`, `ferry broadcast`, `ferry bump`: build, confirm, sign, check and push
+//! transactions. Broadcasting goes through [`broadcast_all`] so that relay targets can sit
+//! next to `direct` later.
+
+use std::sync::Arc;
+
+use clap::Args;
+use ferry::chain::ChainBackend;
+use ferry::keys::KeyChain;
+use ferry::script::Address;
+use ferry::tx::{OutPoint, Transaction};
+use ferry::units::{Amount, FeeRate};
+use ferry::wallet::Wallet;
+use ferry::wallet::builder::{self, Built, PaymentRequest, Recipient};
+use ferry::wallet::rng::WalletRng;
+use ferry::wallet::signing;
+use serde::Serialize;
+
+use super::chain::{SyncArgs, open_backend, sync_wallet};
+use super::{CliError, Ctx, prompts};
+
+/// Arguments of `ferry send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The recipient's address (of the wallet's network).
+    pub address: String,
+    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max).
+    pub amount: Option<String>,
+    /// Fee rate in sat/vB (e.g. 2 or 1.5).
+    #[arg(long, value_name = "SAT/VB", conflicts_with = "target")]
+    pub fee_rate: Option<String>,
+    /// Confirmation target in blocks, priced from the backend's estimates (default 6).
+    #[arg(long, value_name = "BLOCKS")]
+    pub target: Option<u16>,
+    /// Send everything (or everything in the --utxo coins), with no change.
+    #[arg(long)]
+    pub max: bool,
+    /// Signal replaceability (BIP-0125); the default.
+    #[arg(long, overrides_with = "no_rbf")]
+    pub rbf: bool,
+    /// Do not signal replaceability.
+    #[arg(long)]
+    pub no_rbf: bool,
+    /// Spend exactly these coins (TXID:VOUT, repeatable).
+    #[arg(long = "utxo", value_name = "TXID:VOUT")]
+    pub utxos: Vec<String>,
+    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
+    #[arg(long)]
+    pub allow_high_fee: bool,
+    /// Sign but do not broadcast; print the transaction.
+    #[arg(long)]
+    pub no_broadcast: bool,
+    /// Print an unsigned PSBT (BIP-0174, base64) for offline signing instead.
+    #[arg(long)]
+    pub psbt: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+/// Where a transaction is pushed. Relays (`--via`) come later.
+#[derive(Clone)]
+pub enum BroadcastTarget {
+    /// The chain backend itself.
+    Direct(Arc<dyn ChainBackend>),
+}
+
+/// What one target said.
+#[derive(Debug, Clone, Serialize)]
+pub struct BroadcastOutcome {
+    /// `direct`, or a relay's URL or friend name.
+    pub via: String,
+    /// `accepted` or `failed`.
+    pub status: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Pushes `tx` to every target, one outcome each.
+pub async fn broadcast_all(tx: &Transaction, targets: &[BroadcastTarget]) -> Vec<BroadcastOutcome> {
+    let mut out = Vec::new();
+    for target in targets {
+        match target {
+            BroadcastTarget::Direct(backend) => {
+                let result = backend.broadcast(tx).await;
+                out.push(BroadcastOutcome {
+                    via: "direct".to_owned(),
+                    status: if result.is_ok() { "accepted" } else { "failed" },
+                    error: result.err().map(|e| e.to_string()),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct SendReport {
+    txid: String,
+    hex: String,
+    fee_sat: u64,
+    vsize: u64,
+    fee_rate: f64,
+    amount_sat: u64,
+    change_sat: Option<u64>,
+    inputs: usize,
+    selection: ferry::wallet::builder::SelectionAlgorithm,
+    broadcast: Vec<BroadcastOutcome>,
+}
+
+fn os_rng() -> WalletRng {
+    let mut seed = [0u8; 8];
+    // A failing OS RNG only makes the non-secret choices predictable.
+    let _ = getrandom::fill(&mut seed);
+    WalletRng::seeded(u64::from_le_bytes(seed))
+}
+
+fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
+    FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::user("bad_fee_rate", e))
+}
+
+async fn choose_fee_rate(
+    backend: &Arc<dyn ChainBackend>,
+    fee_rate: Option<&str>,
+    target: Option<u16>,
+) -> Result<FeeRate, CliError> {
+    if let Some(r) = fee_rate {
+        return parse_fee_rate(r);
+    }
+    let target = target.unwrap_or(6).max(1);
+    let estimates = backend.fee_estimates().await?;
+    // The estimate for the largest target not above the one asked, else the nearest.
+    estimates
+        .range(..=target)
+        .next_back()
+        .or_else(|| estimates.iter().next())
+        .map(|(_, r)| (*r).max(FeeRate::MIN_RELAY))
+        .ok_or_else(|| {
+            CliError::backend(
+                "no_fee_estimates",
+                format!(
+                    "{} gave no fee estimates: pass --fee-rate SAT/VB",
+                    backend.describe()
+                ),
+            )
+        })
+}
+
+fn build_error(e: builder::BuildError) -> CliError {
+    use builder::BuildError as B;
+    let code = match &e {
+        B::Dust { .. } => "dust_amount",
+        B::FeeRateBelowMinimum { .. } => "fee_rate_too_low",
+        B::HighFee { .. } => "high_fee",
+        B::UnknownCoin(_) => "unknown_coin",
+        B::Selection(_) => "insufficient_funds",
+        _ => "cannot_build",
+    };
+    CliError::user(code, e)
+}
+
+fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> String {
+    let vb = built.weight.to_vbytes_ceil();
+    let rate = FeeRate::from_fee_and_vbytes(built.fee, vb).unwrap_or(FeeRate::ZERO);
+    let mut s = format!(
+        "Send {} ({} BTC) to {recipient}\n  fee:      {} ({}, {vb} vB at most)\n",
+        built.amount(),
+        built.amount().to_btc_string(),
+        built.fee,
+        rate.display_sat_per_vb(),
+    );
+    match built.change {
+        Some((vout, v)) => s.push_str(&format!("  change:   {v} (output {vout})\n")),
+        None => s.push_str("  change:   none\n"),
+    }
+    s.push_str(&format!("  inputs:   {}\n", built.inputs.len()));
+    for u in &built.inputs {
+        let addr = Address::from_script(&u.txout.script_pubkey, network)
+            .map_or_else(String::new, |a| a.to_string());
+        s.push_str(&format!("    {} {} {addr}\n", u.outpoint, u.txout.value));
+    }
+    s
+}
+
+fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !ctx.interactive {
+        return Err(CliError::user(
+            "confirmation_required",
+            "no terminal to confirm on: check the details and pass --yes",
+        ));
+    }
+    prompts::say(text);
+    let ok = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(prompts::prompt_error)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::user(
+            "cancelled",
+            "cancelled: nothing was signed or sent",
+        ))
+    }
+}
+
+fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
+    let password = prompts::existing_password(ctx.interactive)?;
+    let secret = wallet.unlock(&password)?;
+    let keys = signing::derive_keys(
+        &secret,
+        &wallet.account,
+        built.inputs.iter().map(|u| (u.chain, u.index)),
+    )?;
+    signing::sign_built(built, &keys).map_err(CliError::internal)
+}
+
+/// `ferry send`.
+pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
+    let wallet = ctx.open_wallet()?;
+    let network = wallet.account.network;
+    // Everything the user typed is checked before the network is touched.
+    let address =
+        Address::parse(&args.address, network).map_err(|e| CliError::user("bad_address", e))?;
+    let amount = match (&args.amount, args.max) {
+        (Some(a), false) => a
+            .parse::<Amount>()
+            .map_err(|e| CliError::user("bad_amount", e))?,
+        (None, true) => Amount::ZERO,
+        (Some(_), true) => {
+            return Err(CliError::user(
+                "bad_amount",
+                "--max sends everything: give no amount with it",
+            ));
+        }
+        (None, false) => {
+            return Err(CliError::user(
+                "bad_amount",
+                "give an amount with its unit (e.g. 150000sat or 0.0015btc), or --max",
+            ));
+        }
+    };
+    if let Some(r) = &args.fee_rate {
+        parse_fee_rate(r)?;
+    }
+    let coin_control = args
+        .utxos
+        .iter()
+        .map(|s| {
+            s.parse::<OutPoint>()
+                .map_err(|e| CliError::user("bad_utxo", format!("{s:?} is not TXID:VOUT: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !args.yes && !ctx.interactive && !args.no_broadcast && !args.psbt {
+        return Err(CliError::user(
+            "confirmation_required",
+            "no terminal to confirm the payment on: check the details and pass --yes",
+        ));
+    }
+
+    let backend = open_backend(ctx, network)?;
+    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    let fee_rate = choose_fee_rate(&backend, args.fee_rate.as_deref(), args.target).await?;
+    let change = wallet.address_at(
+        KeyChain::Change,
+        wallet.store.next_unused_index(KeyChain::Change)?,
+    )?;
+    let req = PaymentRequest {
+        recipients: vec![Recipient {
+            script_pubkey: address.script_pubkey(),
+            amount,
+        }],
+        send_max: args.max,
+        fee_rate,
+        min_fee_rate: FeeRate::MIN_RELAY,
+        change_script: change.script_pubkey.clone(),
+        rbf: !args.no_rbf,
+        tip_height: synced.tip_height,
+        allow_high_fee: args.allow_high_fee,
+        coin_control,
+    };
+    let mut rng = os_rng();
+    let built = builder::build_payment(&req, &synced.utxos, &mut rng).map_err(build_error)?;
+
+    if args.psbt {
+        return emit_psbt(ctx, &wallet, &built);
+    }
+    let text = summary(&built, &args.address, network);
+    if !args.no_broadcast {
+        confirm(ctx, args.yes, &text, "Sign and broadcast?")?;
+    }
+    let tx = sign(ctx, &wallet, &built)?;
+    let broadcast = if args.no_broadcast {
+        Vec::new()
+    } else {
+        broadcast_all(&tx, &[BroadcastTarget::Direct(Arc::clone(&backend))]).await
+    };
+    let accepted = broadcast.iter().any(|b| b.status == "accepted");
+    if accepted && built.change.is_some() {
+        wallet.hand_out(KeyChain::Change, Some(change.index))?;
+    }
+    let report = SendReport {
+        txid: tx.txid().to_string(),
+        hex: tx.to_hex(),
+        fee_sat: built.fee.to_sat(),
+        vsize: tx.vsize(),
+        fee_rate: FeeRate::from_fee_and_vbytes(built.fee, tx.vsize())
+            .unwrap_or(FeeRate::ZERO)
+            .to_sat_per_vb_f64(),
+        amount_sat: built.amount().to_sat(),
+        change_sat: built.change.map(|(_, v)| v.to_sat()),
+        inputs: built.inputs.len(),
+        selection: built.algorithm,
+        broadcast,
+    };
+    finish_broadcast(ctx, &report.broadcast, args.no_broadcast)?;
+    ctx.out.emit(&report, |r| {
+        if args.no_broadcast {
+            r.hex.clone()
+        } else {
+            format!(
+                "sent {} sat, fee {} sat ({:.3} sat/vB, {} vB)\ntxid {}",
+                r.amount_sat, r.fee_sat, r.fee_rate, r.vsize, r.txid
+            )
+        }
+    })
+}
+
+/// Turns a broadcast where every target failed into an error (exit 2).
+fn finish_broadcast(
+    ctx: &Ctx,
+    outcomes: &[BroadcastOutcome],
+    skipped: bool,
+) -> Result<(), CliError> {
+    let _ = ctx;
+    if skipped || outcomes.iter().any(|b| b.status == "accepted") {
+        return Ok(());
+    }
+    let reasons: Vec<String> = outcomes
+        .iter()
+        .map(|b| format!("{}: {}", b.via, b.error.as_deref().unwrap_or("failed")))
+        .collect();
+    Err(CliError::backend(
+        "broadcast_failed",
+        format!(
+            "the transaction was not accepted ({}); nothing was spent",
+            reasons.join("; ")
+        ),
+    ))
+}
+
+fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
+    let mut psbt =
+        ferry::psbt::Psbt::from_unsigned_tx(built.tx.clone()).map_err(CliError::internal)?;
+    let cached = wallet.store.cached_txs()?;
+    for (i, u) in built.inputs.iter().enumerate() {
+        if u.txout.script_pubkey.is_p2pkh() {
+            let prev = cached
+                .iter()
+                .find(|t| t.tx.txid() == u.outpoint.txid)
+                .ok_or_else(|| CliError::internal("previous transaction not cached"))?;
+            psbt.set_non_witness_utxo(i, prev.tx.clone())
+                .map_err(CliError::internal)?;
+        } else {
+            psbt.set_witness_utxo(i, u.txout.clone())
+                .map_err(CliError::internal)?;
+        }
+    }
+    let b64 = psbt.to_base64();
+    ctx.out.emit(
+        &serde_json::json!({"psbt": b64, "fee_sat": built.fee.to_sat()}),
+        |_| b64.clone(),
+    )
+}
+
+/// Arguments of `ferry broadcast`.
+#[derive(Debug, Args)]
+pub struct BroadcastArgs {
+    /// The signed transaction in hex, or `-` for stdin.
+    pub hex: String,
+}
+
+/// `ferry broadcast`.
+pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
+    let hex = super::input::arg_or_stdin(&args.hex, "the transaction")?;
+    let tx = Transaction::from_hex(&hex)
+        .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}")))?;
+    ferry::tx::check_transaction(&tx)
+        .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
+    let network = match ctx.backend {
+        Some(_) => ferry::network::Network::Regtest, // unused: the URL is explicit
+        None => ctx.open_wallet()?.account.network,
+    };
+    let backend = open_backend(ctx, network)?;
+    let outcomes = broadcast_all(&tx, &[BroadcastTarget::Direct(backend)]).await;
+    finish_broadcast(ctx, &outcomes, false)?;
+    let txid = tx.txid().to_string();
+    ctx.out.emit(
+        &serde_json::json!({"txid": txid, "broadcast": outcomes}),
+        |_| format!("broadcast {txid}"),
+    )
+}
+
+/// Arguments of `ferry bump`.
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// The transaction to replace.
+    pub txid: String,
+    /// The new fee rate in sat/vB.
+    #[arg(long, value_name = "SAT/VB")]
+    pub fee_rate: String,
+    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
+    #[arg(long)]
+    pub allow_high_fee: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+/// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
+/// change output.
+pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
+    let wallet = ctx.open_wallet()?;
+    let network = wallet.account.network;
+    let txid: ferry::tx::Txid = args
+        .txid
+        .parse()
+        .map_err(|_| CliError::user("bad_txid", format!("{:?} is not a txid", args.txid)))?;
+    let fee_rate = parse_fee_rate(&args.fee_rate)?;
+    if !args.yes && !ctx.interactive {
+        return Err(CliError::user(
+            "confirmation_required",
+            "no terminal to confirm the replacement on: check the details and pass --yes",
+        ));
+    }
+    let backend = open_backend(ctx, network)?;
+    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    let original = synced
+        .txs
+        .iter()
+        .find(|t| t.tx.txid() == txid)
+        .ok_or_else(|| {
+            CliError::user(
+                "unknown_tx",
+                format!("{txid} is not a transaction of this wallet"),
+            )
+        })?;
+    if let Some(h) = original.height {
+        return Err(CliError::user(
+            "already_confirmed",
+            format!("{txid} is already confirmed in block {h}: there is nothing to replace"),
+        ));
+    }
+    let plan = super::bump::plan(
+        &wallet,
+        &synced,
+        &original.tx,
+        fee_rate,
+        args.allow_high_fee,
+    )?;
+    let text = format!(
+        "Replace {txid}: fee {} -> {} ({}), change {} -> {}",
+        plan.old_fee,
+        plan.built.fee,
+        fee_rate.display_sat_per_vb(),
+        plan.old_change,
+        plan.built.change.map_or(Amount::ZERO, |(_, v)| v),
+    );
+    confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
+    let tx = sign(ctx, &wallet, &plan.built)?;
+    let outcomes = broadcast_all(&tx, &[BroadcastTarget::Direct(backend)]).await;
+    finish_broadcast(ctx, &outcomes, false)?;
+    let report = serde_json::json!({
+        "txid": tx.txid().to_string(),
+        "replaces": txid.to_string(),
+        "hex": tx.to_hex(),
+        "fee_sat": plan.built.fee.to_sat(),
+        "vsize": tx.vsize(),
+        "fee_rate": FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize()).unwrap_or(FeeRate::ZERO).to_sat_per_vb_f64(),
+        "broadcast": outcomes,
+    });
+    ctx.out.emit(&report, |r| {
+        format!("replaced {txid} with {}", r["txid"].as_str().unwrap_or(""))
+    })
+}
