@@ -241,24 +241,26 @@ async fn bump_replaces_and_bnb_pays_without_change() {
         assert_eq!(tx.output.len(), 1, "no change output");
         assert_eq!(tx.output[0].value.to_sat(), amount);
 
-        // A payment with change, then bumped.
+        // A payment with change (one coin far above the amount), then bumped.
+        let back = env.address("many");
         let r = env.ok(&[
             "--json",
             "--wallet",
-            "many",
+            "other",
             "send",
-            &to,
-            "300000sat",
+            &back,
+            "20000sat",
             "--fee-rate",
             "2",
             "--yes",
         ]);
+        assert!(r["change_sat"].as_u64().is_some(), "{r}");
         let old = r["txid"].as_str().unwrap().to_owned();
         let old_fee = r["fee_sat"].as_u64().unwrap();
         let b = env.ok(&[
             "--json",
             "--wallet",
-            "many",
+            "other",
             "bump",
             &old,
             "--fee-rate",
@@ -273,7 +275,7 @@ async fn bump_replaces_and_bnb_pays_without_change() {
             .run(&[
                 "--json",
                 "--wallet",
-                "many",
+                "other",
                 "bump",
                 b["txid"].as_str().unwrap(),
                 "--fee-rate",
@@ -297,7 +299,7 @@ async fn bump_replaces_and_bnb_pays_without_change() {
             .run(&[
                 "--json",
                 "--wallet",
-                "many",
+                "other",
                 "bump",
                 &new,
                 "--fee-rate",
@@ -427,5 +429,76 @@ async fn bad_input_is_refused_and_nothing_is_broadcast() {
     })
     .await;
     assert_eq!(mempool(&node).await, before, "nothing was broadcast");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_broadcast_then_broadcast_and_psbt() {
+    let node = Node::start_fresh().await;
+    let backend = format!("{}/api", node.base);
+    let f = std::sync::Arc::new(Ferry::new());
+    make_wallet(&f, "p", 60, AddressType::P2pkh);
+    let (f2, b) = (f.clone(), backend.clone());
+    let addr = blocking(move || Env { f: &f2, backend: b }.address("p")).await;
+    node.faucet(&addr, 200_000).await;
+    node.mine(1, None).await;
+    let (f2, b) = (f.clone(), backend.clone());
+    let txid = blocking(move || {
+        let env = Env { f: &f2, backend: b };
+        let to = env.address("p");
+        let psbt = env.ok(&[
+            "--json",
+            "--wallet",
+            "p",
+            "send",
+            &to,
+            "50000sat",
+            "--fee-rate",
+            "1",
+            "--psbt",
+        ]);
+        let decoded = env
+            .f
+            .run_with_stdin(
+                &["--json", "psbt", "decode", "-"],
+                psbt["psbt"].as_str().unwrap(),
+                &[],
+            )
+            .expect_code(0)
+            .json();
+        assert_eq!(decoded["inputs"].as_array().unwrap().len(), 1, "{decoded}");
+        let signed = env.ok(&[
+            "--json",
+            "--wallet",
+            "p",
+            "send",
+            &to,
+            "50000sat",
+            "--fee-rate",
+            "1",
+            "--no-broadcast",
+        ]);
+        assert_eq!(signed["broadcast"].as_array().unwrap().len(), 0);
+        let hex = signed["hex"].as_str().unwrap().to_owned();
+        let r = env
+            .f
+            .run_with_stdin(
+                &["--json", "--wallet", "p", "broadcast", "-"],
+                &hex,
+                &[("FERRY_BACKEND", &env.backend)],
+            )
+            .expect_code(0)
+            .json();
+        assert_eq!(r["txid"], signed["txid"]);
+        assert_eq!(r["broadcast"][0]["status"], "accepted");
+        let bad = env
+            .run(&["--json", "broadcast", "00"])
+            .expect_code(1)
+            .json();
+        assert_eq!(bad["error"]["code"], "malformed_tx");
+        r["txid"].as_str().unwrap().to_owned()
+    })
+    .await;
+    assert!(mempool(&node).await.contains(&txid));
     node.stop().await;
 }
