@@ -1,0 +1,5 @@
+//! The relay: a friend's transaction broadcaster (DESIGN.md section 5,
+//! `docs/relay-protocol.md`). An edge module: HTTP server (axum), client (reqwest), NIP-98
+//! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
+
+pub mod auth;
