@@ -247,11 +247,8 @@ pub fn verify_event(event: &NostrEvent, req: &RequestInfo<'_>) -> Result<Verifie
     match event.tag("payload") {
         None if !req.body.is_empty() => return Err(AuthError::MissingPayload),
         None => {}
-        Some(p) => {
-            if hex32(p) != Some(sha256(req.body)) {
-                return Err(AuthError::PayloadMismatch);
-            }
-        }
+        Some(p) if hex32(p) != Some(sha256(req.body)) => return Err(AuthError::PayloadMismatch),
+        Some(_) => {}
     }
     Ok(Verified {
         pubkey,

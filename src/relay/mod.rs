@@ -3,3 +3,4 @@
 //! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
 
 pub mod auth;
+pub mod queue;
