@@ -6,6 +6,8 @@
 //! This is an edge module: it does network I/O (reqwest) and is async. The core never
 //! imports it.
 
+pub mod esplora;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +15,8 @@ use std::pin::Pin;
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxOut, Txid};
 use crate::units::{Amount, FeeRate};
+
+pub use esplora::EsploraBackend;
 
 /// A boxed future, so that `dyn ChainBackend` can be shared (`Arc<dyn ChainBackend>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
