@@ -284,6 +284,11 @@ pub fn sign_event(
     if !body.is_empty() {
         tags.push(vec!["payload".to_owned(), hex::encode(sha256(body))]);
     }
+    // Two identical requests in the same second would otherwise be the same event, and the
+    // second one a "replay": a random nonce tag (ignored by verifiers) keeps ids unique.
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| AuthError::Signing(e.to_string()))?;
+    tags.push(vec!["nonce".to_owned(), hex::encode(nonce)]);
     let mut event = NostrEvent {
         id: String::new(),
         pubkey: hex::encode(key.verifying_key().to_bytes()),

@@ -3,4 +3,13 @@
 //! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
 
 pub mod auth;
+pub mod error;
+pub mod limits;
 pub mod queue;
+pub mod receipt;
+pub mod server;
+pub mod validate;
+pub mod worker;
+
+pub use error::AppError;
+pub use server::{AppState, AuthMode, RelayConfig, app, run};
