@@ -15,6 +15,7 @@ mod keystore;
 mod output;
 mod prompts;
 mod psbt;
+mod relay;
 mod restore;
 mod tx;
 mod wallets;
@@ -88,6 +89,12 @@ pub enum Command {
     Psbt(psbt::PsbtCommand),
     /// Run the embedded local regtest chain with an Esplora API.
     Devnet(devnet::DevnetArgs),
+    /// Run a relay for friends, or ask one about a transaction.
+    #[command(subcommand)]
+    Relay(relay::RelayCommand),
+    /// Your friends' relays and keys.
+    #[command(subcommand)]
+    Friends(relay::FriendsCommand),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -171,13 +178,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Demo => demo::run_demo(&ctx.out),
-        Command::Devnet(_) => Err(CliError::internal("`devnet` runs on the async path")),
+        Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
+        Command::Devnet(_) | Command::Relay(_) => {
+            Err(CliError::internal("this command runs on the async path"))
+        }
     }
 }
 
 /// Returns true if the command needs the tokio runtime main.rs starts for it.
 pub fn needs_runtime(cli: &Cli) -> bool {
-    matches!(cli.command, Command::Devnet(_))
+    matches!(cli.command, Command::Devnet(_) | Command::Relay(_))
 }
 
 /// Runs a command that needs the tokio runtime.
@@ -189,6 +199,15 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Devnet(args) => {
             devnet::run(args, cli.data_dir.or_else(default_data_dir), &out).await
+        }
+        Command::Relay(cmd) => {
+            relay::run_relay(
+                cmd,
+                cli.data_dir.or_else(default_data_dir),
+                cli.backend,
+                &out,
+            )
+            .await
         }
         other => run(Cli {
             command: other,

@@ -3,7 +3,9 @@
 //! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
 
 pub mod auth;
+pub mod client;
 pub mod error;
+pub mod friends;
 pub mod limits;
 pub mod queue;
 pub mod receipt;
