@@ -21,6 +21,7 @@ pub mod identity;
 pub mod keys;
 pub mod network;
 pub mod psbt;
+pub mod relay;
 pub mod script;
 pub mod sighash;
 pub mod sign;

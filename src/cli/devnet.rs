@@ -92,7 +92,7 @@ pub async fn run(
     .map_err(CliError::internal)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         // If the handler cannot be installed, only SIGTERM stops the devnet.
         if tokio::signal::ctrl_c().await.is_err() {

@@ -18,6 +18,7 @@ mod keystore;
 mod output;
 mod prompts;
 mod psbt;
+mod relay;
 mod restore;
 mod send;
 mod tx;
@@ -104,6 +105,12 @@ pub enum Command {
     Broadcast(send::BroadcastArgs),
     /// Replace an unconfirmed payment with one paying a higher fee rate (BIP-0125).
     Bump(send::BumpArgs),
+    /// Run a relay for friends, or ask one about a transaction.
+    #[command(subcommand)]
+    Relay(relay::RelayCommand),
+    /// Your friends' relays and keys.
+    #[command(subcommand)]
+    Friends(relay::FriendsCommand),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -190,7 +197,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Demo => demo::run_demo(&ctx.out),
+        Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
         Command::Devnet(_)
+        | Command::Relay(_)
         | Command::Balance(_)
         | Command::Utxos(_)
         | Command::History(_)
@@ -205,6 +214,7 @@ pub fn needs_runtime(cli: &Cli) -> bool {
     matches!(
         cli.command,
         Command::Devnet(_)
+            | Command::Relay(_)
             | Command::Balance(_)
             | Command::Utxos(_)
             | Command::History(_)
@@ -238,6 +248,15 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
         Command::Send(args) => send::send(&ctx(), args).await,
         Command::Broadcast(args) => send::broadcast(&ctx(), args).await,
         Command::Bump(args) => send::bump(&ctx(), args).await,
+        Command::Relay(cmd) => {
+            relay::run_relay(
+                cmd,
+                cli.data_dir.or_else(default_data_dir),
+                cli.backend,
+                &out,
+            )
+            .await
+        }
         other => run(Cli {
             command: other,
             ..cli

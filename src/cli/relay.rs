@@ -1,0 +1,233 @@
+//! `ferry relay serve|status` and `ferry friends add|list|remove`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use ferry::chain::esplora::EsploraBackend;
+use ferry::identity::{IDENTITY_FILE, load_or_create};
+use ferry::network::Network;
+use ferry::relay::friends::{FRIENDS_FILE, Friends};
+use ferry::relay::queue::Queue;
+use ferry::relay::{AppState, AuthMode, RelayConfig};
+
+use super::{CliError, Output};
+
+/// `ferry relay …`.
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Run a relay for friends (or for anyone with --open).
+    Serve(ServeArgs),
+    /// Ask a relay where a transaction stands.
+    Status {
+        /// The transaction id.
+        txid: String,
+        /// The relay: a URL or a friend's name.
+        #[arg(long, value_name = "URL|FRIEND")]
+        via: String,
+    },
+}
+
+/// Arguments of `ferry relay serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3737", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Accept anyone's transactions (rate-limited per IP).
+    #[arg(long, conflicts_with = "friends_only")]
+    pub open: bool,
+    /// Accept only friends' NIP-98-signed requests (the default).
+    #[arg(long)]
+    pub friends_only: bool,
+    /// The URL clients reach this relay at (behind a proxy or onion), for NIP-98's `u`.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The network of the backend.
+    #[arg(long, default_value = "regtest", value_name = "NETWORK")]
+    pub network: Network,
+}
+
+/// `ferry friends …`.
+#[derive(Debug, Subcommand)]
+pub enum FriendsCommand {
+    /// Add a friend: their relay URL and/or identity key.
+    Add {
+        /// A local name.
+        name: String,
+        /// Their relay's URL.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Their identity key (hex or npub).
+        #[arg(long, value_name = "HEX|NPUB")]
+        key: Option<String>,
+    },
+    /// List friends.
+    List,
+    /// Remove a friend.
+    Remove {
+        /// The friend's name.
+        name: String,
+    },
+}
+
+fn need_dir(data_dir: Option<&Path>) -> Result<&Path, CliError> {
+    data_dir.ok_or_else(|| {
+        CliError::user(
+            "no_data_dir",
+            "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
+        )
+    })
+}
+
+fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
+    CliError::user("friends", e)
+}
+
+/// Runs `ferry friends …`.
+///
+/// # Errors
+/// Unreadable list, duplicate or unknown names, invalid keys.
+pub fn run_friends(
+    cmd: FriendsCommand,
+    data_dir: Option<&Path>,
+    out: &Output,
+) -> Result<(), CliError> {
+    let path = need_dir(data_dir)?.join(FRIENDS_FILE);
+    let mut friends = Friends::load(&path).map_err(friends_err)?;
+    match cmd {
+        FriendsCommand::Add { name, url, key } => {
+            let f = friends
+                .add(&name, url.as_deref(), key.as_deref())
+                .map_err(friends_err)?
+                .clone();
+            friends.save(&path).map_err(friends_err)?;
+            out.emit(
+                &serde_json::to_value(&f).map_err(CliError::internal)?,
+                |_| format!("added {}", f.name),
+            )
+        }
+        FriendsCommand::List => {
+            let v = serde_json::to_value(&friends.friends).map_err(CliError::internal)?;
+            out.emit(&v, |_| {
+                if friends.friends.is_empty() {
+                    return "no friends yet: ferry friends add NAME --url URL --key KEY".into();
+                }
+                friends
+                    .friends
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}\t{}\t{}",
+                            f.name,
+                            f.url.as_deref().unwrap_or("-"),
+                            f.key.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        FriendsCommand::Remove { name } => {
+            let f = friends.remove(&name).map_err(friends_err)?;
+            friends.save(&path).map_err(friends_err)?;
+            out.emit(&serde_json::json!({"removed": f.name}), |_| {
+                format!("removed {}", f.name)
+            })
+        }
+    }
+}
+
+/// Runs `ferry relay …` (async).
+///
+/// # Errors
+/// Bind failures, an unusable backend or data dir, relay errors for `status`.
+pub async fn run_relay(
+    cmd: RelayCommand,
+    data_dir: Option<PathBuf>,
+    backend: Option<String>,
+    out: &Output,
+) -> Result<(), CliError> {
+    let dir = need_dir(data_dir.as_deref())?.to_path_buf();
+    match cmd {
+        RelayCommand::Status { txid, via } => {
+            let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
+            let (url, _) = friends.resolve_via(&via).map_err(friends_err)?;
+            let http = ferry::relay::client::http_client(None).map_err(CliError::internal)?;
+            let st = ferry::relay::client::status(&http, &url, &txid)
+                .await
+                .map_err(|e| CliError::user("relay", e))?;
+            out.emit(
+                &serde_json::to_value(&st).map_err(CliError::internal)?,
+                |_| {
+                    format!(
+                        "{}: {} ({} attempts){}",
+                        st.txid,
+                        st.status,
+                        st.attempts,
+                        st.last_error
+                            .as_deref()
+                            .map(|e| format!("; last error: {e}"))
+                            .unwrap_or_default()
+                    )
+                },
+            )
+        }
+        RelayCommand::Serve(args) => serve(args, &dir, backend, out).await,
+    }
+}
+
+async fn serve(
+    args: ServeArgs,
+    dir: &Path,
+    backend: Option<String>,
+    out: &Output,
+) -> Result<(), CliError> {
+    let backend_url = backend
+        .or_else(|| args.network.default_backend().map(str::to_owned))
+        .ok_or_else(|| CliError::user("no_backend", "pass --backend URL"))?;
+    let chain = EsploraBackend::new(&backend_url).map_err(|e| CliError::user("backend", e))?;
+    let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
+    let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
+    let auth = if args.open {
+        AuthMode::Open
+    } else {
+        AuthMode::Friends
+    };
+    let mut config = RelayConfig::new(args.network, auth);
+    config.public_url = args.public_url.clone();
+    let queue_path = dir.join("relay").join("queue.sqlite");
+    let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
+    let key = identity.public_hex();
+    let state = AppState::new(config, Arc::new(chain), queue, identity, friends.keys());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            CliError::user(
+                "bind_failed",
+                format!("cannot listen on {}: {e}", args.listen),
+            )
+        })?;
+    let addr = listener.local_addr().map_err(CliError::internal)?;
+    let info = serde_json::json!({
+        "listen": addr.to_string(),
+        "url": format!("http://{addr}"),
+        "key": key,
+        "auth": if args.open { "open" } else { "friends" },
+        "friends": friends.keys().len(),
+        "backend": backend_url,
+        "queue": queue_path.display().to_string(),
+    });
+    out.emit(&info, |_| {
+        format!(
+            "relay listening on http://{addr} ({}; {} friends)\nkey: {key}\nbackend: {backend_url}\nqueue: {}\nStop with Ctrl-C.",
+            if args.open { "open to anyone" } else { "friends only" },
+            friends.keys().len(),
+            queue_path.display()
+        )
+    })?;
+    ferry::relay::run(state, listener, super::devnet::shutdown_signal())
+        .await
+        .map_err(CliError::internal)
+}

@@ -1,0 +1,208 @@
+//! The relay client: submit a transaction to a friend's relay (NIP-98 signed) and verify
+//! the receipt against the friend's pinned key; ask a relay for a transaction's status.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::auth::{AuthError, authorization_header};
+use super::receipt::{Receipt, ReceiptError, verify_receipt};
+use crate::identity::IdentityKey;
+use crate::tx::Transaction;
+
+/// A relay's 202 answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Accepted {
+    /// The txid the relay queued.
+    pub txid: String,
+    /// `queued` or `broadcast`.
+    pub status: String,
+    /// The signed receipt.
+    pub receipt: Receipt,
+}
+
+/// A relay's status answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct RelayTxStatus {
+    /// The txid.
+    pub txid: String,
+    /// `queued`, `broadcast`, `confirmed` or `failed`.
+    pub status: String,
+    /// Broadcast attempts so far.
+    pub attempts: u64,
+    /// The last error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The backend's txid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_txid: Option<String>,
+}
+
+/// Why a relay request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayClientError {
+    /// The relay could not be reached or timed out.
+    #[error("relay {url} unreachable: {reason}")]
+    Unreachable {
+        /// The relay.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The relay refused, with its code and message.
+    #[error("relay {url} refused ({status} {code}): {message}")]
+    Refused {
+        /// The relay.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The protocol's error code.
+        code: String,
+        /// The relay's message.
+        message: String,
+    },
+    /// The answer is not what the protocol says.
+    #[error("relay {url} answered something unexpected: {reason}")]
+    Protocol {
+        /// The relay.
+        url: String,
+        /// What was unexpected.
+        reason: String,
+    },
+    /// The receipt does not verify against the pinned key, or names another txid.
+    #[error("relay {url} sent a receipt that does not verify: {reason}")]
+    BadReceipt {
+        /// The relay.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Signing the request failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A proxy or client setting is invalid.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Builds the HTTP client: timeouts, and an optional proxy (`socks5h://…` needs reqwest's
+/// `socks` feature, which this build does not enable; `http://` proxies work).
+///
+/// # Errors
+/// [`RelayClientError::Client`] for an invalid proxy URL.
+pub fn http_client(proxy: Option<&str>) -> Result<reqwest::Client, RelayClientError> {
+    let mut b = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+    if let Some(p) = proxy {
+        b = b.proxy(reqwest::Proxy::all(p).map_err(|e| RelayClientError::Client(e.to_string()))?);
+    }
+    b.build()
+        .map_err(|e| RelayClientError::Client(e.to_string()))
+}
+
+async fn refused(url: &str, r: reqwest::Response) -> RelayClientError {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    RelayClientError::Refused {
+        url: url.to_owned(),
+        status,
+        code: v["error"]["code"].as_str().unwrap_or("unknown").to_owned(),
+        message: v["error"]["message"]
+            .as_str()
+            .map_or_else(|| text.chars().take(200).collect(), str::to_owned),
+    }
+}
+
+/// Submits `tx` to the relay at `url` (its base, e.g. `http://host:3737`), signed with
+/// `identity`; verifies the receipt against `pinned_key` when the relay's key is known.
+///
+/// # Errors
+/// [`RelayClientError`].
+pub async fn submit(
+    http: &reqwest::Client,
+    url: &str,
+    tx: &Transaction,
+    identity: &IdentityKey,
+    pinned_key: Option<&[u8; 32]>,
+) -> Result<Accepted, RelayClientError> {
+    let base = url.trim_end_matches('/');
+    let endpoint = format!("{base}/v1/tx");
+    let body = serde_json::json!({ "tx": tx.to_hex() }).to_string();
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(i64::MAX);
+    let auth = authorization_header(
+        identity.signing_key(),
+        "POST",
+        &endpoint,
+        body.as_bytes(),
+        now,
+    )?;
+    let r = http
+        .post(&endpoint)
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| RelayClientError::Unreachable {
+            url: base.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if r.status().as_u16() != 202 {
+        return Err(refused(base, r).await);
+    }
+    let a: Accepted = r.json().await.map_err(|e| RelayClientError::Protocol {
+        url: base.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let bad = |reason: String| RelayClientError::BadReceipt {
+        url: base.to_owned(),
+        reason,
+    };
+    let txid = tx.txid().to_string();
+    if a.txid != txid || a.receipt.txid != txid {
+        return Err(bad(format!(
+            "it names {} instead of {txid}",
+            a.receipt.txid
+        )));
+    }
+    if let Some(k) = pinned_key {
+        verify_receipt(&a.receipt, k).map_err(|e: ReceiptError| bad(e.to_string()))?;
+    }
+    Ok(a)
+}
+
+/// Asks the relay at `url` where `txid` stands.
+///
+/// # Errors
+/// [`RelayClientError`].
+pub async fn status(
+    http: &reqwest::Client,
+    url: &str,
+    txid: &str,
+) -> Result<RelayTxStatus, RelayClientError> {
+    let base = url.trim_end_matches('/');
+    let r = http
+        .get(format!("{base}/v1/tx/{txid}"))
+        .send()
+        .await
+        .map_err(|e| RelayClientError::Unreachable {
+            url: base.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if !r.status().is_success() {
+        return Err(refused(base, r).await);
+    }
+    r.json().await.map_err(|e| RelayClientError::Protocol {
+        url: base.to_owned(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,17 @@
+//! The relay: a friend's transaction broadcaster (DESIGN.md section 5,
+//! `docs/relay-protocol.md`). An edge module: HTTP server (axum), client (reqwest), NIP-98
+//! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod friends;
+pub mod limits;
+pub mod queue;
+pub mod receipt;
+pub mod server;
+pub mod validate;
+pub mod worker;
+
+pub use error::AppError;
+pub use server::{AppState, AuthMode, RelayConfig, app, run};

@@ -1,0 +1,505 @@
+//! The relay's durable queue: `DATA_DIR/relay/queue.sqlite`.
+//!
+//! Durability: the relay answers 202 only after the submission's transaction has committed.
+//! The database runs in WAL mode with `synchronous=FULL`, so each commit fsyncs the WAL and
+//! an accepted transaction survives a power cut, not only a process crash (`NORMAL` in WAL
+//! mode would survive `kill -9` but could lose the last commits on power loss — too weak for
+//! a promise a receipt is signed over).
+//!
+//! Group commit: one writer thread owns the write connection. Submissions and worker
+//! updates reach it through a channel; it takes everything waiting (up to [`MAX_BATCH`]),
+//! applies it in ONE SQLite transaction, commits (one fsync), then answers every caller.
+//! While one batch is being synced, the next one accumulates, so throughput grows with
+//! concurrency instead of dying on fsync. Reads use a separate connection (WAL readers do
+//! not block the writer).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::tx::Txid;
+
+/// The most commands the writer applies in one SQLite transaction.
+pub const MAX_BATCH: usize = 1024;
+
+/// Where a relayed transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted and committed, not yet accepted by the backend.
+    Queued,
+    /// The backend accepted it (in its mempool).
+    Broadcast,
+    /// Mined.
+    Confirmed,
+    /// Given up: a definitive rejection (conflict) or expiry; see `last_error`.
+    Failed,
+}
+
+impl Status {
+    /// Returns the wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Broadcast => "broadcast",
+            Status::Confirmed => "confirmed",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, QueueError> {
+        Ok(match s {
+            "queued" => Status::Queued,
+            "broadcast" => Status::Broadcast,
+            "confirmed" => Status::Confirmed,
+            "failed" => Status::Failed,
+            other => return Err(QueueError::Corrupt(format!("unknown status {other:?}"))),
+        })
+    }
+}
+
+/// One relayed transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Its txid.
+    pub txid: Txid,
+    /// The raw transaction (with witnesses).
+    pub raw: Vec<u8>,
+    /// Where it stands.
+    pub status: Status,
+    /// How many broadcast attempts were made.
+    pub attempts: u32,
+    /// The last error (backend's reason, or why it failed).
+    pub last_error: Option<String>,
+    /// The txid the backend reported when it accepted it.
+    pub backend_txid: Option<String>,
+    /// Who submitted it: a friend's x-only key (hex), or `ip:ADDR` in open mode.
+    pub submitted_by: String,
+    /// When it was first accepted, Unix milliseconds.
+    pub created_at: i64,
+    /// When it last changed, Unix milliseconds.
+    pub updated_at: i64,
+    /// When the worker should look at it next, Unix milliseconds.
+    pub next_attempt_at: i64,
+}
+
+/// What the worker learnt from one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The new status.
+    pub status: Status,
+    /// True if this was a broadcast attempt (counts in `attempts`).
+    pub broadcast: bool,
+    /// The error, if any (kept as `last_error`; `None` keeps the previous one).
+    pub error: Option<String>,
+    /// The backend's txid, when it accepted.
+    pub backend_txid: Option<String>,
+    /// When to look again, Unix milliseconds.
+    pub next_attempt_at: i64,
+}
+
+/// Why a queue operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// SQLite failed.
+    #[error("queue database {path}: {reason}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// SQLite's message.
+        reason: String,
+    },
+    /// The writer thread is gone.
+    #[error("the queue writer has stopped")]
+    Closed,
+    /// A stored value is not what ferry writes.
+    #[error("queue database holds an unexpected value: {0}")]
+    Corrupt(String),
+}
+
+enum Cmd {
+    Submit {
+        txid: Txid,
+        raw: Vec<u8>,
+        submitted_by: String,
+        now: i64,
+        reply: oneshot::Sender<Result<(Record, bool), QueueError>>,
+    },
+    Attempt {
+        txid: Txid,
+        attempt: Attempt,
+        now: i64,
+        reply: oneshot::Sender<Result<(), QueueError>>,
+    },
+}
+
+/// A handle to the queue; cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    tx: mpsc::Sender<Cmd>,
+    read: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Queue({})", self.path.display())
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS txs (
+    txid TEXT PRIMARY KEY,
+    raw BLOB NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    backend_txid TEXT,
+    submitted_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_due ON txs(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    txid TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_txid ON attempts(txid);
+PRAGMA user_version = 1;
+";
+
+/// Returns the current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Queue {
+    /// Opens (creating) the queue database at `path` and starts its writer thread, which
+    /// ends when the last handle is dropped (after finishing the batch in hand).
+    ///
+    /// # Errors
+    /// [`QueueError::Sqlite`] if the file cannot be opened or set up.
+    pub fn open(path: &Path) -> Result<Queue, QueueError> {
+        let err = |e: &dyn std::fmt::Display| QueueError::Sqlite {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        }
+        let write = Connection::open(path).map_err(|e| err(&e))?;
+        write
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+            )
+            .map_err(|e| err(&e))?;
+        write.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        let read = Connection::open(path).map_err(|e| err(&e))?;
+        read.execute_batch("PRAGMA busy_timeout=5000;")
+            .map_err(|e| err(&e))?;
+        let (tx, rx) = mpsc::channel();
+        let p = path.display().to_string();
+        std::thread::Builder::new()
+            .name("relay-queue-writer".into())
+            .spawn(move || writer(write, &rx, &p))
+            .map_err(|e| err(&e))?;
+        Ok(Queue {
+            tx,
+            read: Arc::new(Mutex::new(read)),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    /// Commits a submission and returns its record and whether it is new. A txid already
+    /// queued returns the existing record unchanged (idempotent duplicates).
+    ///
+    /// # Errors
+    /// [`QueueError`] if the commit failed: the caller must not answer 202.
+    pub async fn submit(
+        &self,
+        txid: Txid,
+        raw: Vec<u8>,
+        submitted_by: String,
+    ) -> Result<(Record, bool), QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Submit {
+                txid,
+                raw,
+                submitted_by,
+                now: now_ms(),
+                reply,
+            })
+            .map_err(|_| QueueError::Closed)?;
+        rx.await.map_err(|_| QueueError::Closed)?
+    }
+
+    /// Records an attempt (or a status check) and the record's new state.
+    ///
+    /// # Errors
+    /// [`QueueError`] if the commit failed.
+    pub async fn record(&self, txid: Txid, attempt: Attempt) -> Result<(), QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Attempt {
+                txid,
+                attempt,
+                now: now_ms(),
+                reply,
+            })
+            .map_err(|_| QueueError::Closed)?;
+        rx.await.map_err(|_| QueueError::Closed)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        let conn = Arc::clone(&self.read);
+        let path = self.path.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().map_err(|_| QueueError::Closed)?;
+            f(&conn).map_err(|e| QueueError::Sqlite {
+                path,
+                reason: e.to_string(),
+            })
+        })
+        .await
+        .map_err(|_| QueueError::Closed)?
+    }
+
+    /// Returns the record of `txid`, if queued.
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub async fn get(&self, txid: Txid) -> Result<Option<Record>, QueueError> {
+        self.read(move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"),
+                [txid.to_string()],
+                row,
+            )
+            .optional()
+        })
+        .await?
+        .transpose()
+    }
+
+    /// Returns up to `limit` unfinished records (queued or broadcast) due at `now`.
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub async fn due(&self, now: i64, limit: usize) -> Result<Vec<Record>, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM txs WHERE status IN ('queued','broadcast') \
+                 AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+            ))?;
+            st.query_map(params![now, limit], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await?
+        .into_iter()
+        .collect()
+    }
+
+    /// Returns how many records are in each status.
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, QueueError> {
+        let rows = self
+            .read(|c| {
+                let mut st =
+                    c.prepare_cached("SELECT status, COUNT(*) FROM txs GROUP BY status")?;
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((Status::parse(&s)?, u64::try_from(n).unwrap_or(0))))
+            .collect()
+    }
+
+    /// Returns the attempts recorded for `txid`: (time ms, status, error).
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub async fn attempts(
+        &self,
+        txid: Txid,
+    ) -> Result<Vec<(i64, String, Option<String>)>, QueueError> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT at, status, error FROM attempts WHERE txid=?1 ORDER BY id",
+            )?;
+            st.query_map([txid.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
+        .await
+    }
+}
+
+const COLUMNS: &str = "txid, raw, status, attempts, last_error, backend_txid, submitted_by, \
+                       created_at, updated_at, next_attempt_at";
+
+/// Maps a row; the outer error is SQLite's, the inner one a value ferry never writes.
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record, QueueError>> {
+    let txid: String = r.get(0)?;
+    let status: String = r.get(2)?;
+    let attempts: i64 = r.get(3)?;
+    Ok((|| {
+        Ok(Record {
+            txid: txid
+                .parse()
+                .map_err(|_| QueueError::Corrupt(format!("txid {txid:?}")))?,
+            raw: r.get(1).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            status: Status::parse(&status)?,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            last_error: r.get(4).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            backend_txid: r.get(5).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            submitted_by: r.get(6).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            created_at: r.get(7).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            updated_at: r.get(8).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            next_attempt_at: r.get(9).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+        })
+    })())
+}
+
+enum Reply {
+    Submit(
+        oneshot::Sender<Result<(Record, bool), QueueError>>,
+        Result<(Record, bool), QueueError>,
+    ),
+    Attempt(
+        oneshot::Sender<Result<(), QueueError>>,
+        Result<(), QueueError>,
+    ),
+}
+
+/// The single writer: batches whatever is waiting into one SQLite transaction.
+fn writer(mut conn: Connection, rx: &mpsc::Receiver<Cmd>, path: &str) {
+    let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let committed = (|| {
+            let tx = conn.transaction()?;
+            for cmd in batch {
+                replies.push(apply(&tx, cmd, path));
+            }
+            tx.commit()
+        })();
+        // Nobody hears "ok" before the commit; if it failed, everyone hears the error.
+        let failed = committed.map_err(sql_err).err();
+        for reply in replies {
+            match reply {
+                Reply::Submit(ch, r) => {
+                    let _ = ch.send(match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => r,
+                    });
+                }
+                Reply::Attempt(ch, r) => {
+                    let _ = ch.send(match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => r,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
+    let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    match cmd {
+        Cmd::Submit {
+            txid,
+            raw,
+            submitted_by,
+            now,
+            reply,
+        } => {
+            let r = (|| {
+                let id = txid.to_string();
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO txs (txid, raw, status, attempts, submitted_by, \
+                         created_at, updated_at, next_attempt_at) \
+                         VALUES (?1, ?2, 'queued', 0, ?3, ?4, ?4, ?4)",
+                    )
+                    .and_then(|mut st| st.execute(params![id, raw, submitted_by, now]))
+                    .map_err(sql_err)?
+                    == 1;
+                let record = tx
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))
+                    .and_then(|mut st| st.query_row([id], row))
+                    .map_err(sql_err)??;
+                Ok((record, inserted))
+            })();
+            Reply::Submit(reply, r)
+        }
+        Cmd::Attempt {
+            txid,
+            attempt,
+            now,
+            reply,
+        } => {
+            let id = txid.to_string();
+            let r = tx
+                .prepare_cached(
+                    "UPDATE txs SET status=?2, attempts=attempts+?3, \
+                     last_error=COALESCE(?4, last_error), \
+                     backend_txid=COALESCE(?5, backend_txid), updated_at=?6, next_attempt_at=?7 \
+                     WHERE txid=?1",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        id,
+                        attempt.status.as_str(),
+                        i64::from(attempt.broadcast),
+                        attempt.error,
+                        attempt.backend_txid,
+                        now,
+                        attempt.next_attempt_at
+                    ])
+                })
+                .and_then(|_| {
+                    tx.prepare_cached(
+                        "INSERT INTO attempts (txid, at, status, error) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![id, now, attempt.status.as_str(), attempt.error])
+                    })
+                })
+                .map(|_| ())
+                .map_err(sql_err);
+            Reply::Attempt(reply, r)
+        }
+    }
+}

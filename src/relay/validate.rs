@@ -1,0 +1,126 @@
+//! The checks a transaction passes before the relay queues it (DESIGN.md section 5):
+//! consensus decoding, Core's CheckTransaction, size and weight limits, prevouts known to
+//! the backend, the fee floor, and every input verified by Bitcoin Core's interpreter.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::error::AppError;
+use crate::chain::{ChainBackend, ChainError};
+use crate::tx::{Transaction, TxOut, Txid, check_transaction};
+use crate::units::{Amount, FeeRate, Weight};
+
+/// The most transactions the prevout cache holds before it starts over.
+const PREVOUT_CACHE: usize = 20_000;
+
+/// Transactions fetched from the backend, by txid: a txid names its content forever, so
+/// caching them is always safe and spares the backend one request per input under load.
+#[derive(Debug, Default)]
+pub struct PrevoutCache(Mutex<HashMap<Txid, Arc<Transaction>>>);
+
+/// Decodes hex into a transaction and runs the context-free checks.
+///
+/// # Errors
+/// `malformed_tx` or `too_large`.
+pub fn decode(hex_tx: &str, max_vbytes: u64) -> Result<Transaction, AppError> {
+    let hex_tx = hex_tx.trim();
+    if hex_tx.len() as u64 > max_vbytes.saturating_mul(8) {
+        return Err(AppError::too_large(format!(
+            "{} hex characters is more than a {max_vbytes} vB transaction can take",
+            hex_tx.len()
+        )));
+    }
+    let tx = Transaction::from_hex(hex_tx)
+        .map_err(|e| AppError::malformed(format!("not a consensus-encoded transaction: {e}")))?;
+    if tx.vsize() > max_vbytes || tx.weight() > Weight::MAX_STANDARD_TX {
+        return Err(AppError::too_large(format!(
+            "{} vB ({} WU) is over this relay's limit of {max_vbytes} vB",
+            tx.vsize(),
+            tx.weight().to_wu()
+        )));
+    }
+    check_transaction(&tx).map_err(|e| AppError::malformed(e.to_string()))?;
+    if tx.is_coinbase() {
+        return Err(AppError::malformed(
+            "a coinbase transaction cannot be relayed",
+        ));
+    }
+    Ok(tx)
+}
+
+/// Fetches every prevout, checks the fee floor and verifies every input's script.
+///
+/// # Errors
+/// `missing_inputs`, `malformed_tx` (outputs exceed inputs), `fee_too_low`,
+/// `script_verify_failed`, or `backend_unavailable`.
+pub async fn check_contextual(
+    tx: &Transaction,
+    backend: &Arc<dyn ChainBackend>,
+    cache: &PrevoutCache,
+    min_fee_rate: FeeRate,
+) -> Result<(), AppError> {
+    let mut spent: Vec<TxOut> = Vec::with_capacity(tx.input.len());
+    for (i, input) in tx.input.iter().enumerate() {
+        let op = input.previous_output;
+        let cached = cache
+            .0
+            .lock()
+            .map_err(|_| AppError::internal("prevout cache poisoned"))?
+            .get(&op.txid)
+            .cloned();
+        let parent = match cached {
+            Some(t) => Some(t),
+            None => {
+                let fetched = backend.transaction(op.txid).await.map_err(backend_err)?;
+                fetched.map(|t| {
+                    let t = Arc::new(t);
+                    if let Ok(mut c) = cache.0.lock() {
+                        if c.len() >= PREVOUT_CACHE {
+                            c.clear();
+                        }
+                        c.insert(op.txid, Arc::clone(&t));
+                    }
+                    t
+                })
+            }
+        };
+        let out = parent
+            .and_then(|t| t.output.get(op.vout as usize).cloned())
+            .ok_or_else(|| {
+                AppError::missing_inputs(format!(
+                    "input {i} spends {op}, which this relay's backend does not know"
+                ))
+            })?;
+        spent.push(out);
+    }
+    let in_sum = Amount::checked_sum(spent.iter().map(|o| o.value))
+        .ok_or_else(|| AppError::malformed("input values overflow"))?;
+    let out_sum = Amount::checked_sum(tx.output.iter().map(|o| o.value))
+        .ok_or_else(|| AppError::malformed("output values overflow"))?;
+    let fee = in_sum.checked_sub(out_sum).ok_or_else(|| {
+        AppError::malformed(format!(
+            "outputs ({} sat) exceed inputs ({} sat)",
+            out_sum.to_sat(),
+            in_sum.to_sat()
+        ))
+    })?;
+    let rate = FeeRate::from_fee_and_vbytes(fee, tx.vsize()).unwrap_or(FeeRate::ZERO);
+    if rate < min_fee_rate {
+        return Err(AppError::fee_too_low(format!(
+            "fee rate {} is below this relay's floor of {}",
+            rate.display_sat_per_vb(),
+            min_fee_rate.display_sat_per_vb()
+        )));
+    }
+    crate::consensus::verify_transaction(tx, &spent)
+        .map_err(|e| AppError::script_failed(e.to_string()))?;
+    Ok(())
+}
+
+/// Maps a backend failure during checks.
+pub fn backend_err(e: ChainError) -> AppError {
+    match e {
+        ChainError::Rejected { reason } => AppError::backend_rejected(reason),
+        other => AppError::backend_unavailable(other.to_string()),
+    }
+}

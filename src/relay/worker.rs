@@ -1,0 +1,262 @@
+//! The broadcast worker: takes due records from the queue, broadcasts them to the backend
+//! with exponential backoff, watches them until confirmed (rebroadcasting when they drop
+//! out of the backend's mempool), and marks them `failed` on a definitive rejection or
+//! expiry. Every attempt is recorded in the queue.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::queue::{Attempt, Record, Status, now_ms};
+use super::server::AppState;
+use crate::chain::{ChainError, TxStatus};
+use crate::tx::Transaction;
+
+/// The worker's timings.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerConfig {
+    /// How often the worker looks for due records when nothing wakes it.
+    pub poll: Duration,
+    /// The first retry delay; doubles per failed attempt.
+    pub backoff_base: Duration,
+    /// The longest retry delay.
+    pub backoff_max: Duration,
+    /// How often a broadcast transaction's status is checked.
+    pub confirm_poll: Duration,
+    /// After this long unconfirmed, a transaction is marked failed (expired).
+    pub expiry: Duration,
+    /// How many records are handled at once.
+    pub parallel: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll: Duration::from_secs(1),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            confirm_poll: Duration::from_secs(30),
+            expiry: Duration::from_secs(14 * 24 * 3600),
+            parallel: 32,
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs until `stop` turns true.
+pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
+    let cfg = state.config.worker;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let due = match state.queue.due(now_ms(), 1024).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("relay worker cannot read the queue: {e}");
+                Vec::new()
+            }
+        };
+        let busy = !due.is_empty();
+        let mut set = tokio::task::JoinSet::new();
+        for rec in due {
+            while set.len() >= cfg.parallel.max(1) {
+                let _ = set.join_next().await;
+            }
+            let st = state.clone();
+            set.spawn(async move { step(&st, rec).await });
+        }
+        while set.join_next().await.is_some() {}
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            () = state.wake.notified() => {}
+            () = tokio::time::sleep(cfg.poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Reasons that mean the transaction can never be accepted as it is.
+fn is_definitive(reason: &str) -> bool {
+    [
+        "conflict",
+        "missingorspent",
+        "missing-inputs",
+        "missing inputs",
+        "bad-txns",
+        "mandatory-script-verify",
+        "non-mandatory-script-verify",
+    ]
+    .iter()
+    .any(|r| reason.contains(r))
+}
+
+fn already_known(reason: &str) -> bool {
+    [
+        "already-in-mempool",
+        "already in mempool",
+        "already known",
+        "txn-already-known",
+    ]
+    .iter()
+    .any(|r| reason.contains(r))
+}
+
+async fn step(state: &AppState, rec: Record) {
+    let cfg = state.config.worker;
+    let now = now_ms();
+    let attempt = if rec.status == Status::Broadcast {
+        match state.backend.tx_status(rec.txid).await {
+            Ok(TxStatus::Confirmed { height }) => Some(Attempt {
+                status: Status::Confirmed,
+                broadcast: false,
+                error: None,
+                backend_txid: None,
+                next_attempt_at: i64::MAX,
+            })
+            .inspect(|_| tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed")),
+            Ok(TxStatus::Mempool) => {
+                // Still waiting: no row in the attempt log for a quiet check.
+                let _ = state
+                    .queue
+                    .record(
+                        rec.txid,
+                        Attempt {
+                            status: Status::Broadcast,
+                            broadcast: false,
+                            error: None,
+                            backend_txid: None,
+                            next_attempt_at: now + ms(cfg.confirm_poll),
+                        },
+                    )
+                    .await;
+                return;
+            }
+            // Dropped from the backend's mempool: broadcast again.
+            Ok(TxStatus::Unknown) => Some(broadcast(state, &rec, now).await),
+            Err(e) => Some(retry(&rec, now, &cfg, Status::Broadcast, &e.to_string())),
+        }
+    } else {
+        Some(broadcast(state, &rec, now).await)
+    };
+    if let Some(a) = attempt
+        && let Err(e) = state.queue.record(rec.txid, a).await
+    {
+        tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}");
+    }
+}
+
+fn retry(rec: &Record, now: i64, cfg: &WorkerConfig, status: Status, error: &str) -> Attempt {
+    if now - rec.created_at > ms(cfg.expiry) {
+        return Attempt {
+            status: Status::Failed,
+            broadcast: false,
+            error: Some(format!("expired unconfirmed; last error: {error}")),
+            backend_txid: None,
+            next_attempt_at: i64::MAX,
+        };
+    }
+    let shift = rec.attempts.min(20);
+    let delay = cfg
+        .backoff_base
+        .saturating_mul(1u32 << shift)
+        .min(cfg.backoff_max);
+    Attempt {
+        status,
+        broadcast: false,
+        error: Some(error.to_owned()),
+        backend_txid: None,
+        next_attempt_at: now + ms(delay),
+    }
+}
+
+async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
+    let cfg = state.config.worker;
+    state
+        .metrics
+        .broadcast_attempts
+        .fetch_add(1, Ordering::Relaxed);
+    let tx = match Transaction::deserialize(&rec.raw) {
+        Ok(t) => t,
+        Err(e) => {
+            return Attempt {
+                status: Status::Failed,
+                broadcast: true,
+                error: Some(format!("stored transaction does not decode: {e}")),
+                backend_txid: None,
+                next_attempt_at: i64::MAX,
+            };
+        }
+    };
+    let result = state.backend.broadcast(&tx).await;
+    let ok = |txid: String| Attempt {
+        status: Status::Broadcast,
+        broadcast: true,
+        error: None,
+        backend_txid: Some(txid),
+        next_attempt_at: now + ms(cfg.confirm_poll),
+    };
+    match result {
+        Ok(txid) => {
+            tracing::info!(txid = %rec.txid, "relayed transaction broadcast");
+            ok(txid.to_string())
+        }
+        Err(ChainError::Rejected { reason }) => {
+            state
+                .metrics
+                .broadcast_errors
+                .fetch_add(1, Ordering::Relaxed);
+            if already_known(&reason) {
+                return ok(rec.txid.to_string());
+            }
+            if is_definitive(&reason) {
+                // A conflict may be our own transaction already mined: ask first.
+                match state.backend.tx_status(rec.txid).await {
+                    Ok(TxStatus::Confirmed { .. }) => {
+                        return Attempt {
+                            status: Status::Confirmed,
+                            broadcast: true,
+                            error: None,
+                            backend_txid: None,
+                            next_attempt_at: i64::MAX,
+                        };
+                    }
+                    Ok(TxStatus::Mempool) => return ok(rec.txid.to_string()),
+                    Ok(TxStatus::Unknown) => {
+                        tracing::warn!(txid = %rec.txid, "backend rejected relayed transaction: {reason}");
+                        return Attempt {
+                            status: Status::Failed,
+                            broadcast: true,
+                            error: Some(reason),
+                            backend_txid: None,
+                            next_attempt_at: i64::MAX,
+                        };
+                    }
+                    Err(e) => {
+                        let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
+                        a.broadcast = true;
+                        return a;
+                    }
+                }
+            }
+            let mut a = retry(rec, now, &cfg, rec.status, &reason);
+            a.broadcast = true;
+            a
+        }
+        Err(e) => {
+            state
+                .metrics
+                .broadcast_errors
+                .fetch_add(1, Ordering::Relaxed);
+            let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
+            a.broadcast = true;
+            a
+        }
+    }
+}
