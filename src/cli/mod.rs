@@ -5,6 +5,7 @@
 
 mod address;
 mod balance;
+mod broadcast;
 mod bump;
 mod chain;
 mod create;

@@ -1,6 +1,5 @@
 //! `ferry send`, `ferry broadcast`, `ferry bump`: build, confirm, sign, check and push
-//! transactions. Broadcasting goes through [`broadcast_all`] so that relay targets can sit
-//! next to `direct` later.
+//! transactions — directly, or through friends' relays ([`super::broadcast`]).
 
 use std::sync::Arc;
 
@@ -16,6 +15,7 @@ use ferry::wallet::rng::WalletRng;
 use ferry::wallet::signing;
 use serde::Serialize;
 
+use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
 use super::chain::{SyncArgs, open_backend, sync_wallet};
 use super::{CliError, Ctx, prompts};
 
@@ -58,43 +58,8 @@ pub struct SendArgs {
     pub yes: bool,
     #[command(flatten)]
     sync: SyncArgs,
-}
-
-/// Where a transaction is pushed. Relays (`--via`) come later.
-#[derive(Clone)]
-pub enum BroadcastTarget {
-    /// The chain backend itself.
-    Direct(Arc<dyn ChainBackend>),
-}
-
-/// What one target said.
-#[derive(Debug, Clone, Serialize)]
-pub struct BroadcastOutcome {
-    /// `direct`, or a relay's URL or friend name.
-    pub via: String,
-    /// `accepted` or `failed`.
-    pub status: &'static str,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Pushes `tx` to every target, one outcome each.
-pub async fn broadcast_all(tx: &Transaction, targets: &[BroadcastTarget]) -> Vec<BroadcastOutcome> {
-    let mut out = Vec::new();
-    for target in targets {
-        match target {
-            BroadcastTarget::Direct(backend) => {
-                let result = backend.broadcast(tx).await;
-                out.push(BroadcastOutcome {
-                    via: "direct".to_owned(),
-                    status: if result.is_ok() { "accepted" } else { "failed" },
-                    error: result.err().map(|e| e.to_string()),
-                });
-            }
-        }
-    }
-    out
+    #[command(flatten)]
+    via: ViaArgs,
 }
 
 #[derive(Serialize)]
@@ -266,6 +231,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     }
 
     let backend = open_backend(ctx, network)?;
+    let broadcaster = Broadcaster::new(ctx, &args.via, Some(Arc::clone(&backend)))?;
     let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
     let fee_rate = choose_fee_rate(&backend, args.fee_rate.as_deref(), args.target).await?;
     let change = wallet.address_at(
@@ -300,9 +266,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let broadcast = if args.no_broadcast {
         Vec::new()
     } else {
-        broadcast_all(&tx, &[BroadcastTarget::Direct(Arc::clone(&backend))]).await
+        broadcaster.broadcast(&tx).await
     };
-    let accepted = broadcast.iter().any(|b| b.status == "accepted");
+    let accepted = broadcast.iter().any(BroadcastOutcome::accepted);
     if accepted && built.change.is_some() {
         wallet.hand_out(KeyChain::Change, Some(change.index))?;
     }
@@ -320,7 +286,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         selection: built.algorithm,
         broadcast,
     };
-    finish_broadcast(ctx, &report.broadcast, args.no_broadcast)?;
+    finish_broadcast(&report.broadcast, args.no_broadcast)?;
     ctx.out.emit(&report, |r| {
         if args.no_broadcast {
             r.hex.clone()
@@ -331,29 +297,6 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             )
         }
     })
-}
-
-/// Turns a broadcast where every target failed into an error (exit 2).
-fn finish_broadcast(
-    ctx: &Ctx,
-    outcomes: &[BroadcastOutcome],
-    skipped: bool,
-) -> Result<(), CliError> {
-    let _ = ctx;
-    if skipped || outcomes.iter().any(|b| b.status == "accepted") {
-        return Ok(());
-    }
-    let reasons: Vec<String> = outcomes
-        .iter()
-        .map(|b| format!("{}: {}", b.via, b.error.as_deref().unwrap_or("failed")))
-        .collect();
-    Err(CliError::backend(
-        "broadcast_failed",
-        format!(
-            "the transaction was not accepted ({}); nothing was spent",
-            reasons.join("; ")
-        ),
-    ))
 }
 
 fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
@@ -385,6 +328,8 @@ fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> 
 pub struct BroadcastArgs {
     /// The signed transaction in hex, or `-` for stdin.
     pub hex: String,
+    #[command(flatten)]
+    via: ViaArgs,
 }
 
 /// `ferry broadcast`.
@@ -394,13 +339,20 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}")))?;
     ferry::tx::check_transaction(&tx)
         .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
-    let network = match ctx.backend {
-        Some(_) => ferry::network::Network::Regtest, // unused: the URL is explicit
-        None => ctx.open_wallet()?.account.network,
+    // Relays need no backend of ours; a direct broadcast does.
+    let direct = if args.via.uses_direct() {
+        let network = match ctx.backend {
+            Some(_) => ferry::network::Network::Regtest, // unused: the URL is explicit
+            None => ctx.open_wallet()?.account.network,
+        };
+        Some(open_backend(ctx, network)?)
+    } else {
+        None
     };
-    let backend = open_backend(ctx, network)?;
-    let outcomes = broadcast_all(&tx, &[BroadcastTarget::Direct(backend)]).await;
-    finish_broadcast(ctx, &outcomes, false)?;
+    let outcomes = Broadcaster::new(ctx, &args.via, direct)?
+        .broadcast(&tx)
+        .await;
+    finish_broadcast(&outcomes, false)?;
     let txid = tx.txid().to_string();
     ctx.out.emit(
         &serde_json::json!({"txid": txid, "broadcast": outcomes}),
@@ -477,8 +429,10 @@ pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
     );
     confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
     let tx = sign(ctx, &wallet, &plan.built)?;
-    let outcomes = broadcast_all(&tx, &[BroadcastTarget::Direct(backend)]).await;
-    finish_broadcast(ctx, &outcomes, false)?;
+    let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
+        .broadcast(&tx)
+        .await;
+    finish_broadcast(&outcomes, false)?;
     let report = serde_json::json!({
         "txid": tx.txid().to_string(),
         "replaces": txid.to_string(),

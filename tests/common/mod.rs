@@ -48,9 +48,22 @@ impl Ferry {
 
     /// Runs `ferry ARGS` with `stdin` fed in, env cleared of ferry's variables.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+        run_in(self.dir.path(), args, stdin, env)
+    }
+
+    /// Runs `ferry ARGS` with empty stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "", &[])
+    }
+}
+
+/// Runs `ferry ARGS` with data dir `dir` and `stdin` fed in, env cleared of ferry's
+/// variables but for `env`.
+pub fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+    {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
         cmd.args(args)
-            .env("FERRY_DATA_DIR", self.dir.path())
+            .env("FERRY_DATA_DIR", dir)
             .env_remove("FERRY_PASSWORD")
             .env_remove("FERRY_BACKEND")
             .env_remove("FERRY_BIP39_PASSPHRASE")
@@ -72,11 +85,6 @@ impl Ferry {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
-    }
-
-    /// Runs `ferry ARGS` with empty stdin.
-    pub fn run(&self, args: &[&str]) -> Run {
-        self.run_with_stdin(args, "", &[])
     }
 }
 
