@@ -1,4 +1,6 @@
-//! `ferry demo --json` as a subprocess: every step must really have happened.
+//! `ferry demo --json` as a subprocess: every step must really have happened — a devnet,
+//! three installs, Bob's relay, Alice paying Carol herself and through Bob, the balances
+//! to the sat, a forged transaction refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,29 +12,33 @@ use common::Ferry;
 fn demo_reports_every_step_ok() {
     let f = Ferry::new();
     let v = f.run(&["demo", "--json"]).expect_code(0).json();
-    assert_eq!(v["ok"], true);
+    assert_eq!(v["ok"], true, "{v}");
     let steps = v["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
         [
-            "wallets",
+            "devnet",
+            "wallet",
+            "wallet",
+            "wallet",
+            "friends",
             "funding",
-            "alice pays carol",
-            "bitcoin core checks it",
-            "the same payment as a psbt",
-            "a forged signature is caught"
+            "alice pays carol herself",
+            "alice pays carol through bob",
+            "bob's relay reports",
+            "balances",
+            "a forged transaction is refused"
         ]
     );
     for step in steps {
         assert_eq!(step["ok"], true, "{step}");
         assert!(!step["detail"].as_str().unwrap().is_empty());
     }
-    // The payment line states the exact balance check.
-    assert!(
-        steps[2]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("to the sat: true")
-    );
+    let through_bob = steps[7]["detail"].as_str().unwrap();
+    assert!(through_bob.contains("verified: true"), "{through_bob}");
+    let refused = steps[10]["detail"].as_str().unwrap();
+    assert!(refused.contains("script_verify_failed"), "{refused}");
+    // Nothing of the demo is left in the caller's data dir.
+    assert_eq!(std::fs::read_dir(f.dir.path()).unwrap().count(), 0);
 }

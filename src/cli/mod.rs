@@ -87,8 +87,8 @@ pub enum Command {
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
-    /// The story so far, narrated, in one command.
-    Demo,
+    /// The whole story on a throw-away local devnet, narrated, in one command.
+    Demo(demo::DemoArgs),
     /// Inspect PSBTs (BIP-0174).
     #[command(subcommand)]
     Psbt(psbt::PsbtCommand),
@@ -197,9 +197,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
-        Command::Demo => demo::run_demo(&ctx.out),
         Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
         Command::Devnet(_)
+        | Command::Demo(_)
         | Command::Relay(_)
         | Command::Balance(_)
         | Command::Utxos(_)
@@ -215,6 +215,7 @@ pub fn needs_runtime(cli: &Cli) -> bool {
     matches!(
         cli.command,
         Command::Devnet(_)
+            | Command::Demo(_)
             | Command::Relay(_)
             | Command::Balance(_)
             | Command::Utxos(_)
@@ -243,6 +244,7 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
         Command::Devnet(args) => {
             devnet::run(args, cli.data_dir.or_else(default_data_dir), &out).await
         }
+        Command::Demo(args) => demo::run(args, &out).await,
         Command::Balance(args) => balance::balance(&ctx(), args).await,
         Command::Utxos(args) => balance::utxos(&ctx(), args).await,
         Command::History(args) => balance::history(&ctx(), args).await,

@@ -16,6 +16,11 @@ impl Output {
         Self { json }
     }
 
+    /// Returns true in `--json` mode.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints `value` as JSON in `--json` mode, otherwise the text `human` makes.
     ///
     /// # Errors
