@@ -65,3 +65,17 @@ fn malformed_hex_is_a_user_error_with_a_code() {
         run.stderr
     );
 }
+
+#[test]
+fn completions_for_every_shell() {
+    let f = Ferry::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = f.run(&["completions", shell]).expect_code(0);
+        assert!(run.stdout.contains("ferry"), "{shell}");
+        assert!(
+            run.stdout.contains("send"),
+            "{shell}: subcommands are completed"
+        );
+    }
+    f.run(&["completions", "cmd.exe"]).expect_code(1);
+}

@@ -8,6 +8,7 @@ mod balance;
 mod broadcast;
 mod bump;
 mod chain;
+mod completions;
 mod create;
 mod demo;
 mod devnet;
@@ -87,6 +88,8 @@ pub enum Command {
     /// Inspect transactions.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
     /// The whole story on a throw-away local devnet, narrated, in one command.
     Demo(demo::DemoArgs),
     /// Inspect PSBTs (BIP-0174).
@@ -196,6 +199,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Wallets => wallets::run(&ctx),
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
+        Command::Completions(args) => completions::run(&args),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
         Command::Devnet(_)
