@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use ferry::chain::esplora::EsploraBackend;
 use ferry::identity::{IDENTITY_FILE, load_or_create};
 use ferry::network::Network;
+use ferry::relay::client::RelayClientError;
 use ferry::relay::friends::{FRIENDS_FILE, Friends};
 use ferry::relay::queue::Queue;
 use ferry::relay::{AppState, AuthMode, RelayConfig};
@@ -47,6 +48,16 @@ pub struct ServeArgs {
     /// The network of the backend.
     #[arg(long, default_value = "regtest", value_name = "NETWORK")]
     pub network: Network,
+    /// Open mode: requests per second allowed per IP (default 10).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ip_rate: Option<u32>,
+    /// Open mode: burst allowed per IP (default 30).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ip_burst: Option<u32>,
+    /// The longest wait between two broadcast attempts of a transaction, in seconds
+    /// (default 300; retries start at 1 s and double).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_retry_delay: Option<u64>,
 }
 
 /// `ferry friends …`.
@@ -139,6 +150,25 @@ pub fn run_friends(
     }
 }
 
+/// Maps a relay client failure: the relay being unreachable, refusing or answering
+/// nonsense is a failure of the other side (exit 2), like a backend's.
+fn relay_err(e: RelayClientError) -> CliError {
+    match e {
+        RelayClientError::Unreachable { .. } => CliError::backend(
+            "relay_unreachable",
+            format!("{e}: check the URL and that the relay is running"),
+        ),
+        RelayClientError::Refused { ref code, .. } if code == "not_found" => {
+            CliError::backend("relay_not_found", e)
+        }
+        RelayClientError::Refused { .. } => CliError::backend("relay_refused", e),
+        RelayClientError::Protocol { .. } => CliError::backend("relay_protocol", e),
+        RelayClientError::BadReceipt { .. } => CliError::backend("bad_receipt", e),
+        RelayClientError::Client(_) => CliError::user("relay_client", e),
+        other => CliError::internal(other),
+    }
+}
+
 /// Runs `ferry relay …` (async).
 ///
 /// # Errors
@@ -152,12 +182,19 @@ pub async fn run_relay(
     let dir = need_dir(data_dir.as_deref())?.to_path_buf();
     match cmd {
         RelayCommand::Status { txid, via } => {
+            // A malformed txid is the user's mistake (exit 1), not the relay's refusal.
+            txid.parse::<ferry::tx::Txid>().map_err(|_| {
+                CliError::user(
+                    "bad_txid",
+                    format!("{txid:?} is not a txid (64 hex digits)"),
+                )
+            })?;
             let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
             let (url, _) = friends.resolve_via(&via).map_err(friends_err)?;
             let http = ferry::relay::client::http_client(None).map_err(CliError::internal)?;
             let st = ferry::relay::client::status(&http, &url, &txid)
                 .await
-                .map_err(|e| CliError::user("relay", e))?;
+                .map_err(relay_err)?;
             out.emit(
                 &serde_json::to_value(&st).map_err(CliError::internal)?,
                 |_| {
@@ -197,6 +234,16 @@ async fn serve(
     };
     let mut config = RelayConfig::new(args.network, auth);
     config.public_url = args.public_url.clone();
+    if let Some(r) = args.ip_rate {
+        config.ip_rate.1 = r;
+    }
+    if let Some(b) = args.ip_burst {
+        config.ip_rate.0 = b;
+    }
+    if let Some(s) = args.max_retry_delay {
+        config.worker.backoff_max = std::time::Duration::from_secs(s);
+        config.worker.backoff_base = config.worker.backoff_base.min(config.worker.backoff_max);
+    }
     let queue_path = dir.join("relay").join("queue.sqlite");
     let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
     let key = identity.public_hex();

@@ -283,12 +283,9 @@ impl Queue {
     /// [`QueueError`] on a database failure.
     pub async fn get(&self, txid: Txid) -> Result<Option<Record>, QueueError> {
         self.read(move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"),
-                [txid.to_string()],
-                row,
-            )
-            .optional()
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))?
+                .query_row([txid.to_string()], row)
+                .optional()
         })
         .await?
         .transpose()
@@ -456,6 +453,24 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
                     .and_then(|mut st| st.execute(params![id, raw, submitted_by, now]))
                     .map_err(sql_err)?
                     == 1;
+                if inserted {
+                    // The row is exactly what was just written: no need to read it back.
+                    return Ok((
+                        Record {
+                            txid,
+                            raw,
+                            status: Status::Queued,
+                            attempts: 0,
+                            last_error: None,
+                            backend_txid: None,
+                            submitted_by,
+                            created_at: now,
+                            updated_at: now,
+                            next_attempt_at: now,
+                        },
+                        true,
+                    ));
+                }
                 let record = tx
                     .prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))
                     .and_then(|mut st| st.query_row([id], row))

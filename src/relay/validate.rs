@@ -13,6 +13,10 @@ use crate::units::{Amount, FeeRate, Weight};
 /// The most transactions the prevout cache holds before it starts over.
 const PREVOUT_CACHE: usize = 20_000;
 
+/// From this many inputs on, scripts are verified on a blocking thread: one input costs
+/// ~50 µs (less than a thread hand-off is worth), a hundred several milliseconds.
+const BLOCKING_VERIFY_INPUTS: usize = 4;
+
 /// Transactions fetched from the backend, by txid: a txid names its content forever, so
 /// caching them is always safe and spares the backend one request per input under load.
 #[derive(Debug, Default)]
@@ -112,8 +116,16 @@ pub async fn check_contextual(
             min_fee_rate.display_sat_per_vb()
         )));
     }
-    crate::consensus::verify_transaction(tx, &spent)
-        .map_err(|e| AppError::script_failed(e.to_string()))?;
+    let verified = if tx.input.len() < BLOCKING_VERIFY_INPUTS {
+        crate::consensus::verify_transaction(tx, &spent)
+    } else {
+        // Many inputs take milliseconds: off the async threads, so they keep serving.
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || crate::consensus::verify_transaction(&tx, &spent))
+            .await
+            .map_err(|_| AppError::internal("script verification task failed"))?
+    };
+    verified.map_err(|e| AppError::script_failed(e.to_string()))?;
     Ok(())
 }
 
