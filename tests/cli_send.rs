@@ -15,8 +15,6 @@ use ferry::keys::Mnemonic;
 use ferry::network::Network;
 use ferry::script::AddressType;
 use ferry::tx::Transaction;
-use ferry::wallet::keystore::KdfParams;
-use ferry::wallet::{NewWallet, WalletPaths, create_wallet};
 use serde_json::Value;
 
 const PASSWORD: &str = "pw for tests";
@@ -61,20 +59,7 @@ impl Env<'_> {
 
 fn make_wallet(f: &Ferry, name: &str, seed: u8, address_type: AddressType) {
     let m = Mnemonic::from_entropy(&[seed; 16]).unwrap();
-    let paths = WalletPaths::new(f.dir.path(), name).unwrap();
-    create_wallet(
-        &paths,
-        &NewWallet {
-            mnemonic: &m,
-            passphrase: "",
-            network: Network::Regtest,
-            address_type,
-            password: PASSWORD,
-            kdf: KdfParams::MINIMUM,
-            force: false,
-        },
-    )
-    .unwrap();
+    f.add_wallet(name, &m, Network::Regtest, address_type, PASSWORD);
 }
 
 async fn mempool(node: &Node) -> Vec<String> {

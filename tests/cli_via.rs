@@ -20,27 +20,13 @@ use ferry::network::Network;
 use ferry::relay::AuthMode;
 use ferry::relay::receipt::{Receipt, verify_receipt};
 use ferry::script::AddressType;
-use ferry::wallet::keystore::KdfParams;
-use ferry::wallet::{NewWallet, WalletPaths, create_wallet};
 use serde_json::Value;
 
 const PASSWORD: &str = "pw for tests";
 
 fn make_wallet(f: &Ferry, name: &str, seed: u8) {
     let m = Mnemonic::from_entropy(&[seed; 16]).unwrap();
-    create_wallet(
-        &WalletPaths::new(f.dir.path(), name).unwrap(),
-        &NewWallet {
-            mnemonic: &m,
-            passphrase: "",
-            network: Network::Regtest,
-            address_type: AddressType::P2wpkh,
-            password: PASSWORD,
-            kdf: KdfParams::MINIMUM,
-            force: false,
-        },
-    )
-    .unwrap();
+    f.add_wallet(name, &m, Network::Regtest, AddressType::P2wpkh, PASSWORD);
 }
 
 async fn ferry(f: &Ferry, backend: &str, args: &[&str]) -> common::Run {

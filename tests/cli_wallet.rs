@@ -12,8 +12,6 @@ use ferry::keys::Mnemonic;
 use ferry::network::Network;
 use ferry::script::descriptor::{Descriptor, checksum};
 use ferry::script::{Address, AddressType};
-use ferry::wallet::keystore::KdfParams;
-use ferry::wallet::{NewWallet, WalletPaths, create_wallet};
 use serde_json::Value;
 
 const BIP84: &str = include_str!("../fixtures/bip84_vectors.json");
@@ -145,19 +143,7 @@ fn bip49_restore_on_testnet_gives_vector_address() {
 /// keystore, so its cost does not matter here).
 fn quick_wallet(f: &Ferry, name: &str, network: Network, address_type: AddressType) {
     let m = Mnemonic::generate(ferry::keys::WordCount::Words12).unwrap();
-    create_wallet(
-        &WalletPaths::new(f.dir.path(), name).unwrap(),
-        &NewWallet {
-            mnemonic: &m,
-            passphrase: "",
-            network,
-            address_type,
-            password: PASSWORD,
-            kdf: KdfParams::MINIMUM,
-            force: false,
-        },
-    )
-    .unwrap();
+    f.add_wallet(name, &m, network, address_type, PASSWORD);
 }
 
 /// True if addresses of `t` on `a` and `b` are written with the same prefix.

@@ -13,8 +13,6 @@ use common::{Ferry, Run, snapshot};
 use ferry::keys::Mnemonic;
 use ferry::network::Network;
 use ferry::script::AddressType;
-use ferry::wallet::keystore::KdfParams;
-use ferry::wallet::{NewWallet, WalletPaths, create_wallet};
 use serde_json::Value;
 
 const MNEMONICS: &str = include_str!("../fixtures/python-mnemonic_vectors.json");
@@ -39,19 +37,7 @@ fn varied_mnemonic() -> String {
 fn with_wallet() -> Ferry {
     let f = Ferry::new();
     let m = Mnemonic::parse(&varied_mnemonic()).unwrap();
-    create_wallet(
-        &WalletPaths::new(f.dir.path(), "w").unwrap(),
-        &NewWallet {
-            mnemonic: &m,
-            passphrase: "",
-            network: Network::Regtest,
-            address_type: AddressType::P2wpkh,
-            password: PASSWORD,
-            kdf: KdfParams::MINIMUM,
-            force: false,
-        },
-    )
-    .unwrap();
+    f.add_wallet("w", &m, Network::Regtest, AddressType::P2wpkh, PASSWORD);
     f
 }
 

@@ -55,6 +55,32 @@ impl Ferry {
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, "", &[])
     }
+
+    /// Creates wallet `name` from `mnemonic` through the library, with the cheapest KDF
+    /// (tests open keystores often; the CLI itself always uses the default cost).
+    pub fn add_wallet(
+        &self,
+        name: &str,
+        mnemonic: &ferry::keys::Mnemonic,
+        network: ferry::network::Network,
+        address_type: ferry::script::AddressType,
+        password: &str,
+    ) {
+        use ferry::wallet::{NewWallet, WalletPaths, create_wallet, keystore::KdfParams};
+        create_wallet(
+            &WalletPaths::new(self.dir.path(), name).unwrap(),
+            &NewWallet {
+                mnemonic,
+                passphrase: "",
+                network,
+                address_type,
+                password,
+                kdf: KdfParams::MINIMUM,
+                force: false,
+            },
+        )
+        .unwrap();
+    }
 }
 
 /// Runs `ferry ARGS` with data dir `dir` and `stdin` fed in, env cleared of ferry's
