@@ -240,6 +240,7 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
         "socks4://127.0.0.1:9050",
         "socks5h://127.0.0.1",
         "socks5h://:9050",
+        "http://tor:secret@127.0.0.1:9050",
     ] {
         let mut args = vec!["--proxy", bad];
         let sent = send(&[]);
@@ -253,9 +254,10 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
                 .contains("socks5h://HOST:PORT"),
             "{err}"
         );
+        assert!(!err.to_string().contains("secret"), "{err}");
         malformed += 1;
     }
-    assert_eq!(malformed, 5);
+    assert_eq!(malformed, 6);
     assert_eq!(balance().await, before, "nothing spent");
 
     // Through the proxy: bob's relay takes it, the receipt verifies, and the proxy was the

@@ -190,9 +190,8 @@ pub fn check_proxy(proxy: Option<&str>) -> Result<Option<String>, CliError> {
     let bad = || {
         CliError::user(
             "bad_proxy",
-            format!(
-                "--proxy {p:?} is not a SOCKS5 proxy URL: use socks5h://HOST:PORT (names resolved by the proxy, as Tor needs) or socks5://HOST:PORT"
-            ),
+            // The value is not echoed: it may carry a proxy password (user:pass@host).
+            "--proxy is not a SOCKS5 proxy URL: use socks5h://HOST:PORT (names resolved by the proxy, as Tor needs) or socks5://HOST:PORT",
         )
     };
     let rest = p
