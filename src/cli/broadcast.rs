@@ -85,6 +85,8 @@ pub struct Broadcaster {
     identity: Option<IdentityKey>,
     direct: Option<Arc<dyn ChainBackend>>,
     fanout: bool,
+    /// `--proxy`: every relay request goes through it (direct broadcasts do not).
+    proxy: Option<String>,
 }
 
 impl Broadcaster {
@@ -102,6 +104,7 @@ impl Broadcaster {
                 identity: None,
                 direct,
                 fanout: false,
+                proxy: None,
             });
         }
         let dir = ctx.data_dir()?;
@@ -127,6 +130,7 @@ impl Broadcaster {
             identity: Some(identity),
             direct: if via.fallback_direct { direct } else { None },
             fanout: via.fanout,
+            proxy: ctx.proxy.clone(),
         })
     }
 
@@ -135,7 +139,7 @@ impl Broadcaster {
     pub async fn broadcast(&self, tx: &Transaction) -> Vec<BroadcastOutcome> {
         let mut outcomes = Vec::new();
         if !self.relays.is_empty() {
-            match http_client(None) {
+            match http_client(self.proxy.as_deref()) {
                 Ok(http) => {
                     if self.fanout {
                         let all = self.relays.iter().map(|r| self.submit(&http, r, tx));

@@ -49,6 +49,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "FERRY_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
 
+    /// Reach friends' relays through this SOCKS5 proxy (socks5h://HOST:PORT resolves names
+    /// at the proxy, as Tor's .onion addresses need; socks5://… resolves them locally).
+    #[arg(long, global = true, env = "FERRY_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+
     /// Print one JSON document on stdout (errors too) instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -133,6 +138,8 @@ pub struct Ctx {
     pub interactive: bool,
     /// The `--backend` URL.
     pub backend: Option<String>,
+    /// The `--proxy` URL for relay requests, already checked by [`check_proxy`].
+    pub proxy: Option<String>,
 }
 
 impl Ctx {
@@ -173,6 +180,36 @@ pub fn warn_loose_permissions(path: &std::path::Path) {
     }
 }
 
+/// Checks a `--proxy` value: only SOCKS5 proxies are accepted, so a typo cannot silently
+/// send relay traffic some other way (an `http://` proxy would see every request).
+///
+/// # Errors
+/// A user error (exit 1) naming the accepted forms.
+pub fn check_proxy(proxy: Option<&str>) -> Result<Option<String>, CliError> {
+    let Some(p) = proxy else { return Ok(None) };
+    let bad = || {
+        CliError::user(
+            "bad_proxy",
+            // The value is not echoed: it may carry a proxy password (user:pass@host).
+            "--proxy is not a SOCKS5 proxy URL: use socks5h://HOST:PORT (names resolved by the proxy, as Tor needs) or socks5://HOST:PORT",
+        )
+    };
+    let rest = p
+        .strip_prefix("socks5h://")
+        .or_else(|| p.strip_prefix("socks5://"))
+        .ok_or_else(bad)?;
+    // HOST:PORT with a non-empty host and a numeric port; reqwest would accept less.
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or_else(bad)?;
+    if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    reqwest::Proxy::all(p).map_err(|_| bad())?;
+    Ok(Some(p.to_owned()))
+}
+
 fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "ferry").map(|d| d.data_dir().to_path_buf())
 }
@@ -182,6 +219,7 @@ fn default_data_dir() -> Option<PathBuf> {
 /// # Errors
 /// A [`CliError`] whose kind decides the exit code.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    let proxy = check_proxy(cli.proxy.as_deref())?;
     let ctx = Ctx {
         data_dir: cli.data_dir.or_else(default_data_dir),
         wallet: cli.wallet,
@@ -189,6 +227,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         json: cli.json,
         interactive: prompts::is_interactive(),
         backend: cli.backend,
+        proxy,
     };
     match cli.command {
         Command::Create(args) => create::run(&ctx, args),
@@ -236,6 +275,7 @@ pub fn needs_runtime(cli: &Cli) -> bool {
 /// A [`CliError`] whose kind decides the exit code.
 pub async fn run_async(cli: Cli) -> Result<(), CliError> {
     let out = Output::new(cli.json);
+    let proxy = check_proxy(cli.proxy.as_deref())?;
     let ctx = || Ctx {
         data_dir: cli.data_dir.clone().or_else(default_data_dir),
         wallet: cli.wallet.clone(),
@@ -243,6 +283,7 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
         json: cli.json,
         interactive: prompts::is_interactive(),
         backend: cli.backend.clone(),
+        proxy: proxy.clone(),
     };
     match cli.command {
         Command::Devnet(args) => {
@@ -260,6 +301,7 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
                 cmd,
                 cli.data_dir.or_else(default_data_dir),
                 cli.backend,
+                proxy.as_deref(),
                 &out,
             )
             .await

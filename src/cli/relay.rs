@@ -172,11 +172,13 @@ fn relay_err(e: RelayClientError) -> CliError {
 /// Runs `ferry relay …` (async).
 ///
 /// # Errors
-/// Bind failures, an unusable backend or data dir, relay errors for `status`.
+/// Bind failures, an unusable backend or data dir, relay errors for `status`. `proxy`
+/// (from `--proxy`) carries the `status` request; `serve` ignores it.
 pub async fn run_relay(
     cmd: RelayCommand,
     data_dir: Option<PathBuf>,
     backend: Option<String>,
+    proxy: Option<&str>,
     out: &Output,
 ) -> Result<(), CliError> {
     let dir = need_dir(data_dir.as_deref())?.to_path_buf();
@@ -191,7 +193,7 @@ pub async fn run_relay(
             })?;
             let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
             let (url, _) = friends.resolve_via(&via).map_err(friends_err)?;
-            let http = ferry::relay::client::http_client(None).map_err(CliError::internal)?;
+            let http = ferry::relay::client::http_client(proxy).map_err(CliError::internal)?;
             let st = ferry::relay::client::status(&http, &url, &txid)
                 .await
                 .map_err(relay_err)?;

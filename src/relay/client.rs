@@ -86,8 +86,8 @@ pub enum RelayClientError {
     Client(String),
 }
 
-/// Builds the HTTP client: timeouts, and an optional proxy (`socks5h://…` needs reqwest's
-/// `socks` feature, which this build does not enable; `http://` proxies work).
+/// Builds the HTTP client: timeouts, and an optional proxy that carries all of its traffic
+/// (`socks5h://HOST:PORT` lets the proxy resolve names, which Tor's .onion addresses need).
 ///
 /// # Errors
 /// [`RelayClientError::Client`] for an invalid proxy URL.

@@ -92,6 +92,7 @@ pub fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str, env: &[(&str, &
             .env("FERRY_DATA_DIR", dir)
             .env_remove("FERRY_PASSWORD")
             .env_remove("FERRY_BACKEND")
+            .env_remove("FERRY_PROXY")
             .env_remove("FERRY_BIP39_PASSPHRASE")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
