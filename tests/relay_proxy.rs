@@ -8,62 +8,19 @@
 
 mod common;
 mod common_devnet;
+mod common_friends;
 mod common_relay;
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use common::Ferry;
-use common_devnet::Node;
-use common_relay::{Relay, test_config};
-use ferry::identity::{IDENTITY_FILE, load_or_create};
-use ferry::keys::Mnemonic;
-use ferry::network::Network;
-use ferry::relay::AuthMode;
+use common_friends::{Friends, ferry_env};
 use ferry::relay::receipt::{Receipt, verify_receipt};
-use ferry::script::AddressType;
-use ferry::wallet::keystore::KdfParams;
-use ferry::wallet::{NewWallet, WalletPaths, create_wallet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const PASSWORD: &str = "pw for tests";
 /// The relay's name, known only to the proxy.
 const BOB_HOST: &str = "bob-relay.test";
-
-fn make_wallet(f: &Ferry, name: &str, seed: u8) {
-    let m = Mnemonic::from_entropy(&[seed; 16]).unwrap();
-    create_wallet(
-        &WalletPaths::new(f.dir.path(), name).unwrap(),
-        &NewWallet {
-            mnemonic: &m,
-            passphrase: "",
-            network: Network::Regtest,
-            address_type: AddressType::P2wpkh,
-            password: PASSWORD,
-            kdf: KdfParams::MINIMUM,
-            force: false,
-        },
-    )
-    .unwrap();
-}
-
-async fn ferry(f: &Ferry, backend: &str, args: &[&str]) -> common::Run {
-    let dir = f.dir.path().to_path_buf();
-    let backend = backend.to_owned();
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::run_in(
-            &dir,
-            &args,
-            "",
-            &[("FERRY_BACKEND", &backend), ("FERRY_PASSWORD", PASSWORD)],
-        )
-    })
-    .await
-    .unwrap()
-}
 
 /// A minimal SOCKS5 server (RFC 1928): no authentication, CONNECT only, domain-name and
 /// IPv4 targets. It knows one name, `bob-relay.test` → 127.0.0.1, and only connects to
@@ -145,60 +102,22 @@ async fn serve_socks5(mut c: TcpStream, log: Arc<Mutex<Vec<String>>>) -> std::io
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_via_a_relay_only_the_proxy_can_resolve() {
-    let node = Node::start_fresh().await;
-    let backend = format!("{}/api", node.base);
+    let mut f = Friends::start().await;
     let (socks_port, seen) = start_socks5().await;
     let proxy = format!("socks5h://127.0.0.1:{socks_port}");
-    let alice = Ferry::new();
-    make_wallet(&alice, "default", 1);
-    let carol = Ferry::new();
-    make_wallet(&carol, "default", 3);
-
-    let alice_id = ferry(&alice, &backend, &["--json", "identity"])
-        .await
-        .expect_code(0)
-        .json();
-    let alice_key: [u8; 32] = hex::decode(alice_id["key"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let bob_dir = tempfile::tempdir().unwrap();
-    let (bob_identity, _) = load_or_create(&bob_dir.path().join(IDENTITY_FILE)).unwrap();
-    let bob_key = bob_identity.public_hex();
-    let relay = Relay::start(
-        bob_dir.path(),
-        &node.base,
-        test_config(AuthMode::Friends),
-        bob_identity,
-        vec![alice_key],
-        false,
-    )
-    .await;
-    let relay_port = relay.base.rsplit_once(':').unwrap().1.to_owned();
+    let relay_port = f.relay_url.rsplit_once(':').unwrap().1.to_owned();
     let bob_target = format!("{BOB_HOST}:{relay_port}");
     let bob_url = format!("http://{bob_target}");
-    ferry(
-        &alice,
-        &backend,
+    f.ferry(
+        &f.alice,
         &[
-            "friends", "add", "bob", "--url", &bob_url, "--key", &bob_key,
+            "friends", "add", "bob", "--url", &bob_url, "--key", &f.bob_key,
         ],
     )
     .await
     .expect_code(0);
 
-    let funding = ferry(&alice, &backend, &["--json", "address"])
-        .await
-        .expect_code(0)
-        .json();
-    node.faucet(funding["address"].as_str().unwrap(), 100_000)
-        .await;
-    node.mine(1, None).await;
-    let carol_addr = ferry(&carol, &backend, &["--json", "address"])
-        .await
-        .expect_code(0)
-        .json();
-    let carol_addr = carol_addr["address"].as_str().unwrap().to_owned();
+    let carol_addr = f.carol_address.clone();
     let send = |extra: &'static [&'static str]| {
         let mut args = vec![
             "--json",
@@ -215,7 +134,7 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
         args.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
     let balance = async || {
-        ferry(&alice, &backend, &["--json", "balance"])
+        f.ferry(&f.alice, &["--json", "balance"])
             .await
             .expect_code(0)
             .json()
@@ -225,10 +144,10 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
     // Without the proxy nobody can resolve bob's name: the send fails, nothing is spent.
     let args = send(&[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let direct = ferry(&alice, &backend, &args).await.expect_code(2).json();
+    let direct = f.ferry(&f.alice, &args).await.expect_code(2).json();
     assert_eq!(direct["error"]["code"], "broadcast_failed", "{direct}");
     assert!(seen.lock().unwrap().is_empty(), "no proxy was asked");
-    let mempool = node.get_json("/api/mempool/txids").await;
+    let mempool = f.node.get_json("/api/mempool/txids").await;
     assert_eq!(mempool.as_array().unwrap().len(), 0, "{mempool}");
     assert_eq!(balance().await, before, "nothing spent");
 
@@ -245,7 +164,7 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
         let mut args = vec!["--proxy", bad];
         let sent = send(&[]);
         args.extend(sent.iter().map(String::as_str));
-        let err = ferry(&alice, &backend, &args).await.expect_code(1).json();
+        let err = f.ferry(&f.alice, &args).await.expect_code(1).json();
         assert_eq!(err["error"]["code"], "bad_proxy", "{bad}: {err}");
         assert!(
             err["error"]["message"]
@@ -265,7 +184,7 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
     let mut args = vec!["--proxy", proxy.as_str()];
     let sent = send(&[]);
     args.extend(sent.iter().map(String::as_str));
-    let sent = ferry(&alice, &backend, &args).await.expect_code(0).json();
+    let sent = f.ferry(&f.alice, &args).await.expect_code(0).json();
     let txid = sent["txid"].as_str().unwrap().to_owned();
     let outcomes = sent["broadcast"].as_array().unwrap();
     assert_eq!(outcomes.len(), 1, "{sent}");
@@ -273,43 +192,35 @@ async fn send_via_a_relay_only_the_proxy_can_resolve() {
     assert!(outcomes[0].get("error").is_none(), "{sent}");
     let receipt: Receipt = serde_json::from_value(outcomes[0]["receipt"].clone()).unwrap();
     assert_eq!(receipt.txid, txid);
-    let pinned: [u8; 32] = hex::decode(&bob_key).unwrap().try_into().unwrap();
+    let pinned: [u8; 32] = hex::decode(&f.bob_key).unwrap().try_into().unwrap();
     verify_receipt(&receipt, &pinned).unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![bob_target.clone()]);
 
     // `relay status` goes through the proxy too (FERRY_PROXY works as the flag does).
-    let status = {
-        let dir = alice.dir.path().to_path_buf();
-        let (backend, proxy, txid) = (backend.clone(), proxy.clone(), txid.clone());
-        tokio::task::spawn_blocking(move || {
-            common::run_in(
-                &dir,
-                &["--json", "relay", "status", &txid, "--via", "bob"],
-                "",
-                &[("FERRY_BACKEND", &backend), ("FERRY_PROXY", &proxy)],
-            )
-        })
-        .await
-        .unwrap()
-        .expect_code(0)
-        .json()
-    };
+    let status = ferry_env(
+        &f.alice,
+        &["--json", "relay", "status", &txid, "--via", "bob"],
+        &[("FERRY_BACKEND", &f.backend), ("FERRY_PROXY", &proxy)],
+    )
+    .await
+    .expect_code(0)
+    .json();
     assert_eq!(status["txid"], txid.as_str(), "{status}");
     assert_eq!(
         *seen.lock().unwrap(),
         vec![bob_target.clone(), bob_target.clone()]
     );
-    let no_proxy = ferry(
-        &alice,
-        &backend,
-        &["--json", "relay", "status", &txid, "--via", "bob"],
-    )
-    .await
-    .expect_code(2)
-    .json();
+    let no_proxy = f
+        .ferry(
+            &f.alice,
+            &["--json", "relay", "status", &txid, "--via", "bob"],
+        )
+        .await
+        .expect_code(2)
+        .json();
     assert_eq!(no_proxy["error"]["code"], "relay_unreachable", "{no_proxy}");
     assert_eq!(seen.lock().unwrap().len(), 2, "no proxy was asked");
 
-    relay.stop().await;
-    node.stop().await;
+    f.stop_relay().await;
+    f.node.stop().await;
 }
