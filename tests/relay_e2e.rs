@@ -237,8 +237,10 @@ async fn many_coins(node: &Node, key: &Key, n: usize, value: u64) -> Vec<(OutPoi
         .collect()
 }
 
+/// Submits `txs` to the relay at `base`, signed by `signer`, `parallel` at a time; returns
+/// each txid with the HTTP status (0 when the request got no answer).
 async fn submit_all(
-    relay: &Relay,
+    base: &str,
     signer: &IdentityKey,
     txs: &[Transaction],
     parallel: usize,
@@ -249,7 +251,7 @@ async fn submit_all(
         let mut set = tokio::task::JoinSet::new();
         for tx in chunk {
             let (hex, id) = (tx.to_hex(), tx.txid().to_string());
-            let (http, base) = (http.clone(), relay.base.clone());
+            let (http, base) = (http.clone(), base.to_owned());
             let signer_hex = signer.signing_key().to_bytes();
             set.spawn(async move {
                 let k = IdentityKey::from_secret_bytes(&signer_hex.into()).unwrap();
@@ -311,7 +313,7 @@ async fn backend_down_then_back_delivers_everything() {
         true,
     )
     .await;
-    let results = submit_all(&bob, &alice, &txs, 16).await;
+    let results = submit_all(&bob.base, &alice, &txs, 16).await;
     assert!(results.iter().all(|(_, s)| *s == 202), "{results:?}");
     assert!(mempool(&node).await.is_empty());
     let http = reqwest::Client::new();
@@ -376,11 +378,7 @@ async fn killed_mid_load_then_restarted_loses_nothing() {
             txs.clone(),
         );
         let base = bob.base.clone();
-        let key = bob.key;
-        tokio::spawn(async move {
-            let shadow = RelayRef { base, key };
-            shadow.submit_all(&alice2, &txs2).await
-        })
+        tokio::spawn(async move { submit_all(&base, &alice2, &txs2, 8).await })
     };
     // Kill once part of the load is in.
     let http = reqwest::Client::new();
@@ -428,52 +426,4 @@ async fn killed_mid_load_then_restarted_loses_nothing() {
     .await;
     bob.stop().await;
     node.stop().await;
-}
-
-/// Enough of a relay to fire at it from another task.
-struct RelayRef {
-    base: String,
-    key: [u8; 32],
-}
-
-impl RelayRef {
-    async fn submit_all(&self, signer: &IdentityKey, txs: &[Transaction]) -> Vec<(String, u16)> {
-        let _ = self.key;
-        let http = reqwest::Client::new();
-        let mut out = Vec::new();
-        for chunk in txs.chunks(8) {
-            let mut set = tokio::task::JoinSet::new();
-            for tx in chunk {
-                let (hex, id) = (tx.to_hex(), tx.txid().to_string());
-                let url = format!("{}/v1/tx", self.base);
-                let body = serde_json::json!({ "tx": hex }).to_string();
-                let h = ferry::relay::auth::authorization_header(
-                    signer.signing_key(),
-                    "POST",
-                    &url,
-                    body.as_bytes(),
-                    common_relay::now(),
-                )
-                .unwrap();
-                let http = http.clone();
-                set.spawn(async move {
-                    let s = match http
-                        .post(&url)
-                        .header("authorization", h)
-                        .body(body)
-                        .send()
-                        .await
-                    {
-                        Ok(r) => r.status().as_u16(),
-                        Err(_) => 0,
-                    };
-                    (id, s)
-                });
-            }
-            while let Some(r) = set.join_next().await {
-                out.push(r.unwrap());
-            }
-        }
-        out
-    }
 }
