@@ -7,24 +7,16 @@
 //! and are rebuilt into [`Transaction`]s whose txid is checked against the one the server
 //! named, so a confused or lying server cannot slip ferry a different transaction.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use reqwest::{Client, Response, StatusCode};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
-use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo};
+use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo, http};
 use crate::hashes::sha256;
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxIn, TxOut, Txid, Witness};
 use crate::units::{Amount, FeeRate};
 
-/// Retries after the first attempt for 429/5xx/connection failures.
-const RETRIES: u32 = 3;
-/// First backoff; doubled each retry.
-const BACKOFF: Duration = Duration::from_millis(250);
-/// The longest `Retry-After` ferry waits for.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Esplora pages confirmed history 25 transactions at a time.
 const CHAIN_PAGE: usize = 25;
 
@@ -49,12 +41,7 @@ impl EsploraBackend {
         if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
             return Err(ChainError::InvalidUrl(url.to_owned()));
         }
-        let client = Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ChainError::InvalidUrl(format!("{url}: {e}")))?;
+        let client = http::client(url)?;
         Ok(Self {
             base: trimmed.to_owned(),
             client,
@@ -85,35 +72,10 @@ impl EsploraBackend {
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Response, ChainError> {
-        let mut delay = BACKOFF;
-        let mut attempt = 0;
-        loop {
-            let retry_after = match make().send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-                        return Ok(resp);
-                    }
-                    if attempt == RETRIES {
-                        let body = resp.text().await.unwrap_or_default();
-                        return Err(self.unreachable(format!("HTTP {status}: {}", body.trim())));
-                    }
-                    retry_after(&resp)
-                }
-                Err(e) if e.is_builder() => return Err(self.protocol(e)),
-                Err(e) => {
-                    if attempt == RETRIES || e.is_connect() {
-                        // A refused connection is a backend that is down, not a blip:
-                        // say so at once instead of making the user wait.
-                        return Err(self.unreachable(error_chain(&e)));
-                    }
-                    None
-                }
-            };
-            tokio::time::sleep(retry_after.unwrap_or(delay).min(MAX_RETRY_AFTER)).await;
-            delay *= 2;
-            attempt += 1;
-        }
+        http::send_retrying(&self.base, make, |s| {
+            s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()
+        })
+        .await
     }
 
     async fn get(&self, path: &str) -> Result<Option<Response>, ChainError> {
@@ -157,29 +119,6 @@ impl EsploraBackend {
         let tx = t.into_transaction().map_err(|e| self.protocol(e))?;
         Ok(HistoryTx { tx, height, fee })
     }
-}
-
-fn retry_after(resp: &Response) -> Option<Duration> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// Returns an error with its causes, which reqwest keeps in its source chain.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
 }
 
 /// Esplora's scripthash: SHA256 of the script, hex, natural byte order.

@@ -6,17 +6,34 @@
 //! This is an edge module: it does network I/O (reqwest) and is async. The core never
 //! imports it.
 
+pub mod core_rpc;
 pub mod esplora;
+mod http;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxOut, Txid};
 use crate::units::{Amount, FeeRate};
 
+pub use core_rpc::CoreRpcBackend;
 pub use esplora::EsploraBackend;
+
+/// Opens the backend a URL names: `core+http://…` is a Bitcoin Core (or qtumd) node,
+/// anything else an Esplora server.
+///
+/// # Errors
+/// [`ChainError::InvalidUrl`] when neither can use it.
+pub fn open(url: &str) -> Result<Arc<dyn ChainBackend>, ChainError> {
+    if url.starts_with("core+") {
+        Ok(Arc::new(CoreRpcBackend::new(url)?))
+    } else {
+        Ok(Arc::new(EsploraBackend::new(url)?))
+    }
+}
 
 /// A boxed future, so that `dyn ChainBackend` can be shared (`Arc<dyn ChainBackend>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,6 +74,43 @@ pub struct HistoryTx {
     pub fee: Option<Amount>,
 }
 
+/// How a backend finds a wallet's coins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery {
+    /// By each script's history (Esplora): every transaction, spent coins too.
+    ScriptHistory,
+    /// By scanning the UTXO set for many scripts at once (Bitcoin Core's `scantxoutset`):
+    /// unspent coins and the transactions that made them.
+    UtxoScan,
+}
+
+/// An unspent output found by [`ChainBackend::scan_utxos`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedUtxo {
+    /// Which of the scanned scripts it pays to (an index into the slice asked about).
+    pub script_index: usize,
+    /// The coin.
+    pub utxo: Utxo,
+    /// The output itself.
+    pub txout: TxOut,
+}
+
+/// What a UTXO scan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UtxoScan {
+    /// Unspent outputs paying to the scripts, confirmed and (when the mempool was read)
+    /// unconfirmed, minus those a mempool transaction spends.
+    pub utxos: Vec<ScannedUtxo>,
+    /// The transactions that created them, and the mempool transactions touching the
+    /// scripts.
+    pub txs: Vec<HistoryTx>,
+    /// Requests made.
+    pub requests: usize,
+    /// Whether the mempool was read (it is not when too large): unconfirmed incoming
+    /// payments are only seen when it was.
+    pub mempool_scanned: bool,
+}
+
 /// Why a backend request failed. Messages from the backend are carried as data, never
 /// parsed as a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +139,14 @@ pub enum ChainError {
         /// What was unexpected.
         reason: String,
     },
+    /// The backend cannot answer this kind of question.
+    #[error("{backend} cannot give {what}")]
+    Unsupported {
+        /// The backend, as [`ChainBackend::describe`] gives it.
+        backend: String,
+        /// What was asked.
+        what: &'static str,
+    },
     /// A backend URL ferry cannot use.
     #[error(
         "invalid backend URL {0:?}: use https://host/api (Esplora) or core+http://user:pass@host:port (Bitcoin Core)"
@@ -97,6 +159,11 @@ pub enum ChainError {
 pub trait ChainBackend: Send + Sync {
     /// Returns a description for messages, without credentials (e.g. `esplora https://…`).
     fn describe(&self) -> String;
+
+    /// Returns how this backend finds a wallet's coins.
+    fn discovery(&self) -> Discovery {
+        Discovery::ScriptHistory
+    }
 
     /// Returns the height of the best block.
     fn tip_height(&self) -> BoxFuture<'_, Result<u32, ChainError>>;
@@ -112,6 +179,21 @@ pub trait ChainBackend: Send + Sync {
         &'a self,
         script_pubkey: &'a ScriptBuf,
     ) -> BoxFuture<'a, Result<Vec<HistoryTx>, ChainError>>;
+
+    /// Returns the unspent outputs paying to any of `scripts`, in as few requests as the
+    /// backend allows ([`Discovery::UtxoScan`] backends).
+    fn scan_utxos<'a>(
+        &'a self,
+        scripts: &'a [ScriptBuf],
+    ) -> BoxFuture<'a, Result<UtxoScan, ChainError>> {
+        let _ = scripts;
+        Box::pin(async move {
+            Err(ChainError::Unsupported {
+                backend: self.describe(),
+                what: "a UTXO scan",
+            })
+        })
+    }
 
     /// Returns a transaction by id, `None` if the backend does not know it.
     fn transaction(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Transaction>, ChainError>>;
@@ -129,6 +211,15 @@ pub trait ChainBackend: Send + Sync {
 
     /// Returns where a transaction stands.
     fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>>;
+
+    /// Returns where `tx` stands; backends that cannot find a confirmed transaction by id
+    /// alone (Core without `-txindex`) look at its outputs.
+    fn tx_status_of<'a>(
+        &'a self,
+        tx: &'a Transaction,
+    ) -> BoxFuture<'a, Result<TxStatus, ChainError>> {
+        self.tx_status(tx.txid())
+    }
 
     /// Returns fee rate estimates by confirmation target in blocks.
     fn fee_estimates(&self) -> BoxFuture<'_, Result<BTreeMap<u16, FeeRate>, ChainError>>;

@@ -53,7 +53,8 @@ pub struct RelayTarget {
 pub struct BroadcastOutcome {
     /// `direct`, or the relay as named with --via.
     pub via: String,
-    /// `accepted` (direct), the relay's status (`queued`, `broadcast`), or `failed`.
+    /// `accepted` (direct), the relay's status (`queued`, `broadcast`), `rejected` (the
+    /// backend's preflight refused it, nothing broadcast) or `failed`.
     pub status: String,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,6 +161,27 @@ impl Broadcaster {
         }
         let relayed = outcomes.iter().any(BroadcastOutcome::accepted);
         if let (false, Some(backend)) = (relayed, &self.direct) {
+            // Preflight where the backend offers it (Core's testmempoolaccept): a refusal
+            // comes back with the node's own reason and nothing is broadcast.
+            match backend.test_accept(tx).await {
+                Ok(Some(Err(reason))) => {
+                    outcomes.push(BroadcastOutcome {
+                        via: "direct".into(),
+                        status: "rejected".into(),
+                        error: Some(format!(
+                            "{} would reject it (testmempoolaccept): {reason}",
+                            backend.describe()
+                        )),
+                        receipt: None,
+                    });
+                    return outcomes;
+                }
+                Err(e) => {
+                    outcomes.push(BroadcastOutcome::failed("direct", e.to_string()));
+                    return outcomes;
+                }
+                Ok(_) => {}
+            }
             let result = backend.broadcast(tx).await;
             outcomes.push(match result {
                 Ok(_) => BroadcastOutcome {
@@ -229,6 +251,16 @@ pub fn finish_broadcast(outcomes: &[BroadcastOutcome], skipped: bool) -> Result<
         .iter()
         .map(|b| format!("{}: {}", b.via, b.error.as_deref().unwrap_or("failed")))
         .collect();
+    if outcomes.iter().any(|o| o.status == "rejected") {
+        // The node looked at the transaction and refused it: the transaction is at fault.
+        return Err(CliError::user(
+            "tx_rejected",
+            format!(
+                "the transaction was refused before broadcast ({}); nothing was broadcast",
+                reasons.join("; ")
+            ),
+        ));
+    }
     Err(CliError::backend(
         "broadcast_failed",
         format!(

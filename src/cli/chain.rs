@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use clap::Args;
-use ferry::chain::{ChainBackend, EsploraBackend};
+use ferry::chain::ChainBackend;
 use ferry::network::Network;
 use ferry::wallet::Wallet;
 use ferry::wallet::sync::{self, SyncOptions, SyncResult};
@@ -31,15 +31,7 @@ pub fn open_backend(ctx: &Ctx, network: Network) -> Result<Arc<dyn ChainBackend>
             )
         })?,
     };
-    if url.starts_with("core+") {
-        return Err(CliError::user(
-            "unsupported_backend",
-            format!(
-                "Bitcoin Core RPC backends ({url:?}) are not supported yet: use an Esplora URL such as https://host/api"
-            ),
-        ));
-    }
-    Ok(Arc::new(EsploraBackend::new(&url)?))
+    Ok(ferry::chain::open(&url)?)
 }
 
 /// Syncs `wallet`, caches the result and marks used addresses as handed out.

@@ -2,10 +2,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use ferry::chain::esplora::EsploraBackend;
 use ferry::identity::{IDENTITY_FILE, load_or_create};
 use ferry::network::Network;
 use ferry::relay::client::RelayClientError;
@@ -226,7 +224,7 @@ async fn serve(
     let backend_url = backend
         .or_else(|| args.network.default_backend().map(str::to_owned))
         .ok_or_else(|| CliError::user("no_backend", "pass --backend URL"))?;
-    let chain = EsploraBackend::new(&backend_url).map_err(|e| CliError::user("backend", e))?;
+    let chain = ferry::chain::open(&backend_url).map_err(|e| CliError::user("backend", e))?;
     let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
     let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
     let auth = if args.open {
@@ -249,7 +247,7 @@ async fn serve(
     let queue_path = dir.join("relay").join("queue.sqlite");
     let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
     let key = identity.public_hex();
-    let state = AppState::new(config, Arc::new(chain), queue, identity, friends.keys());
+    let state = AppState::new(config, chain, queue, identity, friends.keys());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| {

@@ -1,7 +1,8 @@
 //! A Bitcoin Core JSON-RPC subset on `POST /`, with Core's error codes, for tools that
 //! speak to a node: getblockchaininfo, getblockcount, getbestblockhash,
 //! getrawtransaction, sendrawtransaction, testmempoolaccept, generatetoaddress,
-//! estimatesmartfee and scantxoutset (`addr(…)`, `raw(…)`).
+//! estimatesmartfee, scantxoutset (`addr(…)`, `raw(…)`), getblockhash, getrawmempool,
+//! getmempoolentry and gettxout; batches too (what ferry's Core backend asks).
 
 use axum::Json;
 use axum::extract::State;
@@ -52,45 +53,88 @@ fn btc(sats: u64) -> Value {
     json!(sats as f64 / SAT_PER_BTC as f64)
 }
 
-/// Handles one JSON-RPC request (Core's legacy 1.0 style: `result`, `error`, `id`;
-/// HTTP 500 on errors, 404 for an unknown method).
+/// Handles a JSON-RPC request or a batch of them. Core's two styles: a 1.0 request's error
+/// comes with HTTP 500 (404 for an unknown method); a `"jsonrpc": "2.0"` request's, and a
+/// batch's, with HTTP 200.
 pub async fn handle(State(state): State<DevnetState>, body: String) -> Response {
     let req: Value = match serde_json::from_str(&body) {
         Ok(v) => v,
-        Err(_) => return reply(Value::Null, Err(err(RPC_PARSE_ERROR, "Parse error"))),
+        Err(_) => return reply(Value::Null, Err(err(RPC_PARSE_ERROR, "Parse error")), false),
     };
+    if let Value::Array(calls) = req {
+        let answers = state
+            .blocking(move |d| {
+                calls
+                    .iter()
+                    .map(|c| {
+                        let (id, result, _) = call(d, c);
+                        answer(id, result)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        return match answers {
+            Ok(a) => Json(Value::Array(a)).into_response(),
+            Err(e) => reply(
+                Value::Null,
+                Err(err(RPC_MISC_ERROR, format!("{e:?}"))),
+                true,
+            ),
+        };
+    }
+    match state.blocking(move |d| call(d, &req)).await {
+        Ok((id, result, v2)) => reply(id, result, v2),
+        Err(e) => reply(
+            Value::Null,
+            Err(err(RPC_MISC_ERROR, format!("{e:?}"))),
+            false,
+        ),
+    }
+}
+
+/// One call: its id, its outcome, and whether it asked for JSON-RPC 2.0.
+fn call(d: &mut Devnet, req: &Value) -> (Value, Result<Value, RpcError>, bool) {
     let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let Some(method) = req.get("method").and_then(Value::as_str).map(str::to_owned) else {
-        return reply(id, Err(err(RPC_INVALID_REQUEST, "Method must be a string")));
+    let v2 = req.get("jsonrpc").and_then(Value::as_str) == Some("2.0");
+    let Some(method) = req.get("method").and_then(Value::as_str) else {
+        return (
+            id,
+            Err(err(RPC_INVALID_REQUEST, "Method must be a string")),
+            v2,
+        );
     };
     let params = match req.get("params") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a.clone(),
         Some(_) => {
-            return reply(id, Err(err(RPC_INVALID_REQUEST, "Params must be an array")));
+            return (
+                id,
+                Err(err(RPC_INVALID_REQUEST, "Params must be an array")),
+                v2,
+            );
         }
     };
-    let result = state
-        .blocking(move |d| dispatch(d, &method, &params))
-        .await
-        .unwrap_or_else(|e| Err(err(RPC_MISC_ERROR, format!("{e:?}"))));
-    reply(id, result)
+    let result = dispatch(d, method, &params);
+    (id, result, v2)
 }
 
-fn reply(id: Value, result: Result<Value, RpcError>) -> Response {
+fn answer(id: Value, result: Result<Value, RpcError>) -> Value {
     match result {
-        Ok(v) => Json(json!({"result": v, "error": null, "id": id})).into_response(),
+        Ok(v) => json!({"result": v, "error": null, "id": id}),
         Err(e) => {
-            let status = if e.code == RPC_METHOD_NOT_FOUND {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            let body =
-                json!({"result": null, "error": {"code": e.code, "message": e.message}, "id": id});
-            (status, Json(body)).into_response()
+            json!({"result": null, "error": {"code": e.code, "message": e.message}, "id": id})
         }
     }
+}
+
+fn reply(id: Value, result: Result<Value, RpcError>, v2: bool) -> Response {
+    let status = match &result {
+        Ok(_) => StatusCode::OK,
+        Err(_) if v2 => StatusCode::OK,
+        Err(e) if e.code == RPC_METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(answer(id, result))).into_response()
 }
 
 fn param_str(params: &[Value], i: usize, name: &str) -> Result<String, RpcError> {
@@ -143,9 +187,7 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
             }))
         }
         "getrawtransaction" => {
-            let txid: Txid = param_str(params, 0, "txid")?
-                .parse()
-                .map_err(|_| err(RPC_INVALID_PARAMETER, "txid must be of length 64 (not hex)"))?;
+            let txid = param_txid(params, 0)?;
             let verbose = params
                 .get(1)
                 .is_some_and(|v| v.as_bool() == Some(true) || v.as_u64().is_some_and(|n| n > 0));
@@ -230,8 +272,83 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
             Ok(json!({"feerate": sat_vb * 1000.0 / SAT_PER_BTC as f64, "blocks": key}))
         }
         "scantxoutset" => scantxoutset(d, params),
+        "getblockhash" => {
+            let h = param_u64(params, 0, "height")?;
+            u32::try_from(h)
+                .ok()
+                .and_then(|h| d.chain().block_hash(h))
+                .map(|hash| json!(hash))
+                .ok_or_else(|| err(RPC_INVALID_PARAMETER, "Block height out of range"))
+        }
+        "getrawmempool" => {
+            let txids: Vec<Value> = d
+                .mempool()
+                .entries_in_order()
+                .iter()
+                .map(|e| json!(e.txid))
+                .collect();
+            Ok(Value::Array(txids))
+        }
+        "getmempoolentry" => {
+            let txid = param_txid(params, 0)?;
+            let e = d
+                .mempool()
+                .get(&txid)
+                .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))?;
+            Ok(json!({
+                "vsize": e.vsize,
+                "weight": e.tx.weight().to_wu(),
+                "fees": {"base": btc(e.fee.to_sat())},
+                "bip125-replaceable": e.tx.input.iter().any(|i| i.sequence <= 0xffff_fffd),
+            }))
+        }
+        "gettxout" => gettxout(d, params),
         _ => Err(err(RPC_METHOD_NOT_FOUND, "Method not found")),
     }
+}
+
+fn param_txid(params: &[Value], i: usize) -> Result<Txid, RpcError> {
+    param_str(params, i, "txid")?
+        .parse()
+        .map_err(|_| err(RPC_INVALID_PARAMETER, "txid must be of length 64 (not hex)"))
+}
+
+/// Core's `gettxout txid n include_mempool`: an unspent output (from the UTXO set, or a
+/// mempool transaction's when `include_mempool`), `null` when spent or unknown.
+fn gettxout(d: &Devnet, params: &[Value]) -> Result<Value, RpcError> {
+    let txid = param_txid(params, 0)?;
+    let vout = u32::try_from(param_u64(params, 1, "n")?)
+        .map_err(|_| err(RPC_INVALID_PARAMETER, "n out of range"))?;
+    let include_mempool = params.get(2).and_then(Value::as_bool).unwrap_or(true);
+    let op = crate::tx::OutPoint { txid, vout };
+    let tip = d.chain().height();
+    let (output, confirmations, coinbase) = if include_mempool {
+        if d.mempool().spender(&op).is_some() {
+            return Ok(Value::Null);
+        }
+        match d.mempool().get(&txid) {
+            Some(e) => match e.tx.output.get(vout as usize) {
+                Some(o) => (o.clone(), 0, false),
+                None => return Ok(Value::Null),
+            },
+            None => match d.chain().coin(&op) {
+                Some(c) => (c.output.clone(), tip - c.height + 1, c.is_coinbase),
+                None => return Ok(Value::Null),
+            },
+        }
+    } else {
+        match d.chain().coin(&op) {
+            Some(c) => (c.output.clone(), tip - c.height + 1, c.is_coinbase),
+            None => return Ok(Value::Null),
+        }
+    };
+    Ok(json!({
+        "bestblock": d.chain().tip_hash(),
+        "confirmations": confirmations,
+        "value": btc(output.value.to_sat()),
+        "scriptPubKey": {"hex": output.script_pubkey.to_hex()},
+        "coinbase": coinbase,
+    }))
 }
 
 fn descriptor_script(desc: &str) -> Result<ScriptBuf, RpcError> {
@@ -292,12 +409,11 @@ fn scantxoutset(d: &Devnet, params: &[Value]) -> Result<Value, RpcError> {
     let tip = chain.height();
     let mut unspents = Vec::new();
     let mut total = 0u64;
+    let wanted: std::collections::HashMap<ScriptBuf, String> = wanted.into_iter().collect();
     let mut found: Vec<_> = chain
         .utxos()
         .filter_map(|(op, coin)| {
-            let (_, desc) = wanted
-                .iter()
-                .find(|(s, _)| *s == coin.output.script_pubkey)?;
+            let desc = wanted.get(&coin.output.script_pubkey)?;
             Some((*op, coin.clone(), desc.clone()))
         })
         .collect();

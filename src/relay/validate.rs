@@ -88,13 +88,17 @@ pub async fn check_contextual(
                 })
             }
         };
-        let out = parent
-            .and_then(|t| t.output.get(op.vout as usize).cloned())
-            .ok_or_else(|| {
-                AppError::missing_inputs(format!(
-                    "input {i} spends {op}, which this relay's backend does not know"
-                ))
-            })?;
+        let out = match parent {
+            Some(t) => t.output.get(op.vout as usize).cloned(),
+            // Some backends cannot hand out a confirmed transaction by id (Core without
+            // -txindex) but still know its unspent outputs.
+            None => backend.prevout(op).await.map_err(backend_err)?,
+        };
+        let out = out.ok_or_else(|| {
+            AppError::missing_inputs(format!(
+                "input {i} spends {op}, which this relay's backend does not know"
+            ))
+        })?;
         spent.push(out);
     }
     let in_sum = Amount::checked_sum(spent.iter().map(|o| o.value))

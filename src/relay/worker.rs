@@ -92,6 +92,9 @@ fn is_definitive(reason: &str) -> bool {
         "bad-txns",
         "mandatory-script-verify",
         "non-mandatory-script-verify",
+        // Core, for a transaction already mined.
+        "already in block chain",
+        "already in utxo set",
     ]
     .iter()
     .any(|r| reason.contains(r))
@@ -112,7 +115,13 @@ async fn step(state: &AppState, rec: Record) {
     let cfg = state.config.worker;
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
-        match state.backend.tx_status(rec.txid).await {
+        // By the transaction, not its id: a Core backend without -txindex finds a
+        // confirmed transaction only through its outputs.
+        let status = match Transaction::deserialize(&rec.raw) {
+            Ok(tx) => state.backend.tx_status_of(&tx).await,
+            Err(_) => state.backend.tx_status(rec.txid).await,
+        };
+        match status {
             Ok(TxStatus::Confirmed { height }) => Some(Attempt {
                 status: Status::Confirmed,
                 broadcast: false,
@@ -217,7 +226,7 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             }
             if is_definitive(&reason) {
                 // A conflict may be our own transaction already mined: ask first.
-                match state.backend.tx_status(rec.txid).await {
+                match state.backend.tx_status_of(&tx).await {
                     Ok(TxStatus::Confirmed { .. }) => {
                         return Attempt {
                             status: Status::Confirmed,

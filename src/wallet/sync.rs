@@ -10,10 +10,14 @@ use std::sync::Arc;
 use super::Account;
 use super::builder::WalletUtxo;
 use super::cache::CachedTx;
-use crate::chain::{ChainBackend, ChainError, HistoryTx};
+use crate::chain::{ChainBackend, ChainError, Discovery, HistoryTx};
 use crate::keys::KeyChain;
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Txid};
+
+/// Confirmations a coinbase output needs before it may be spent (Core's
+/// `COINBASE_MATURITY`): younger ones are left out of the spendable coins.
+pub const COINBASE_MATURITY: u32 = 100;
 
 /// Bitcoin Core's and BIP-0044's default gap limit.
 pub const DEFAULT_GAP_LIMIT: u32 = 20;
@@ -75,11 +79,116 @@ pub struct SyncResult {
 }
 
 /// Syncs `account` against `backend`; `progress` is called with the number of addresses
-/// scanned so far.
+/// scanned so far. Esplora-like backends are asked each address's history; Bitcoin Core is
+/// asked for the unspent outputs of whole ranges of addresses at once ([`Discovery`]).
 ///
 /// # Errors
 /// The first [`ChainError`] of any request.
 pub async fn sync(
+    backend: Arc<dyn ChainBackend>,
+    account: &Account,
+    options: SyncOptions,
+    progress: impl FnMut(usize),
+) -> Result<SyncResult, ChainError> {
+    match backend.discovery() {
+        Discovery::ScriptHistory => sync_by_history(backend, account, options, progress).await,
+        Discovery::UtxoScan => sync_by_utxo_scan(backend, account, options, progress).await,
+    }
+}
+
+fn derivation_failed(backend: &Arc<dyn ChainBackend>, e: impl std::fmt::Display) -> ChainError {
+    ChainError::Protocol {
+        url: backend.describe(),
+        reason: format!("derivation failed: {e}"),
+    }
+}
+
+/// Discovery by UTXO scan: both chains up to their floor plus the gap limit in one scan,
+/// then again for the addresses a found coin pushes the gap past. An address whose coins
+/// are all spent looks unused to such a scan, so the floors (addresses already handed
+/// out) matter more here than with history.
+async fn sync_by_utxo_scan(
+    backend: Arc<dyn ChainBackend>,
+    account: &Account,
+    options: SyncOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<SyncResult, ChainError> {
+    let tip_height = backend.tip_height().await?;
+    let mut requests = 1;
+    let mut scanned_to = [0u32; 2];
+    let mut want = [
+        options.receive_floor + options.gap_limit,
+        options.change_floor + options.gap_limit,
+    ];
+    let mut used: BTreeMap<(usize, u32), UsedAddress> = BTreeMap::new();
+    let mut utxos = Vec::new();
+    let mut txs: BTreeMap<Txid, CachedTx> = BTreeMap::new();
+    loop {
+        let mut batch = Vec::new();
+        for (slot, chain) in KeyChain::ALL.into_iter().enumerate() {
+            for index in scanned_to[slot]..want[slot] {
+                let (out, _) = account
+                    .output_at(chain, index)
+                    .map_err(|e| derivation_failed(&backend, e))?;
+                batch.push((slot, chain, index, out));
+            }
+            scanned_to[slot] = want[slot];
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let scripts: Vec<ScriptBuf> = batch.iter().map(|b| b.3.script_pubkey.clone()).collect();
+        let scan = backend.scan_utxos(&scripts).await?;
+        requests += scan.requests;
+        progress(scanned_to.iter().map(|n| *n as usize).sum());
+        for found in scan.utxos {
+            let (slot, chain, index, out) =
+                batch
+                    .get(found.script_index)
+                    .ok_or_else(|| ChainError::Protocol {
+                        url: backend.describe(),
+                        reason: "UTXO scan named a script not asked about".into(),
+                    })?;
+            want[*slot] = want[*slot].max(index + 1 + options.gap_limit);
+            used.entry((*slot, *index)).or_insert_with(|| UsedAddress {
+                chain: *chain,
+                index: *index,
+                address: out.address.to_string(),
+                script_pubkey: out.script_pubkey.clone(),
+            });
+            utxos.push(WalletUtxo {
+                outpoint: found.utxo.outpoint,
+                txout: found.txout,
+                chain: *chain,
+                index: *index,
+                height: found.utxo.height,
+            });
+        }
+        for h in scan.txs {
+            txs.entry(h.tx.txid()).or_insert(CachedTx {
+                tx: h.tx,
+                height: h.height,
+                fee: h.fee,
+            });
+        }
+    }
+    utxos.retain(|u| {
+        txs.get(&u.outpoint.txid)
+            .is_none_or(|t| is_spendable(&t.tx, u.height, tip_height))
+    });
+    let mut txs: Vec<CachedTx> = txs.into_values().collect();
+    txs.sort_by_key(|t| t.height.unwrap_or(u32::MAX));
+    Ok(SyncResult {
+        tip_height,
+        utxos,
+        txs,
+        used: used.into_values().collect(),
+        scanned: scanned_to.iter().map(|n| *n as usize).sum(),
+        requests,
+    })
+}
+
+async fn sync_by_history(
     backend: Arc<dyn ChainBackend>,
     account: &Account,
     options: SyncOptions,
@@ -102,13 +211,9 @@ pub async fn sync(
             let end = next + u32::try_from(concurrency).unwrap_or(u32::MAX);
             let mut set = tokio::task::JoinSet::new();
             for index in next..end {
-                let (out, _) =
-                    account
-                        .output_at(chain, index)
-                        .map_err(|e| ChainError::Protocol {
-                            url: backend.describe(),
-                            reason: format!("derivation failed: {e}"),
-                        })?;
+                let (out, _) = account
+                    .output_at(chain, index)
+                    .map_err(|e| derivation_failed(&backend, e))?;
                 let backend = Arc::clone(&backend);
                 set.spawn(async move {
                     let history = backend.script_history(&out.script_pubkey).await;
@@ -141,7 +246,17 @@ pub async fn sync(
         }
     }
     found.sort_by_key(|(u, _)| (u.chain.child_number(), u.index));
-    let (utxos, txs) = apply_histories(&found);
+    let (mut utxos, txs) = apply_histories(&found);
+    let coinbases: HashMap<Txid, &CachedTx> = txs
+        .iter()
+        .filter(|t| t.tx.is_coinbase())
+        .map(|t| (t.tx.txid(), t))
+        .collect();
+    utxos.retain(|u| {
+        coinbases
+            .get(&u.outpoint.txid)
+            .is_none_or(|t| is_spendable(&t.tx, u.height, tip_height))
+    });
     Ok(SyncResult {
         tip_height,
         utxos,
@@ -150,6 +265,15 @@ pub async fn sync(
         scanned,
         requests,
     })
+}
+
+/// Whether an output of `tx` confirmed at `height` may be spent in the next block: not a
+/// coinbase, or a coinbase with [`COINBASE_MATURITY`] confirmations by then.
+pub fn is_spendable(tx: &crate::tx::Transaction, height: Option<u32>, tip_height: u32) -> bool {
+    if !tx.is_coinbase() {
+        return true;
+    }
+    height.is_some_and(|h| (tip_height + 1).saturating_sub(h) >= COINBASE_MATURITY)
 }
 
 /// Turns the histories of the used addresses into the wallet's transactions and unspent
