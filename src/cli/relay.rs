@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// (default 300; retries start at 1 s and double).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_retry_delay: Option<u64>,
+    /// How often a broadcast transaction's status is checked until it confirms, in
+    /// seconds (default 30).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub status_interval: Option<u64>,
 }
 
 /// `ferry friends …`.
@@ -243,6 +247,9 @@ async fn serve(
     if let Some(s) = args.max_retry_delay {
         config.worker.backoff_max = std::time::Duration::from_secs(s);
         config.worker.backoff_base = config.worker.backoff_base.min(config.worker.backoff_max);
+    }
+    if let Some(s) = args.status_interval {
+        config.worker.confirm_poll = std::time::Duration::from_secs(s);
     }
     let queue_path = dir.join("relay").join("queue.sqlite");
     let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
