@@ -164,6 +164,13 @@ async fn sync_by_utxo_scan(
                 height: found.utxo.height,
             });
         }
+        // Each scan is a pass over the whole UTXO set (minutes on mainnet): when the gap
+        // moves, at least double the range instead of creeping forward a gap at a time.
+        for slot in 0..2 {
+            if want[slot] > scanned_to[slot] {
+                want[slot] = want[slot].max(scanned_to[slot].saturating_mul(2));
+            }
+        }
         for h in scan.txs {
             txs.entry(h.tx.txid()).or_insert(CachedTx {
                 tx: h.tx,
