@@ -19,6 +19,8 @@ PINNED_SYS_VERSION="0.4.1"
 
 log() { echo "build-bitcoind: $*" >&2; }
 
+# On a fresh machine the crate is not unpacked yet: fetch what Cargo.lock names first.
+cargo fetch >&2
 manifest=$(cargo metadata --format-version 1 --features kernel --no-default-features 2>/dev/null |
   python3 -c '
 import json, sys
