@@ -274,17 +274,24 @@ async fn double_spends_and_replacement_rules() {
     let coins = node.fund(&key, KeyType::P2wpkh, &[50_000, 50_000]).await;
     let dest = Key::new(5).script(KeyType::P2wpkh);
 
-    // A non-signalling spend cannot be replaced.
+    // Full RBF (Core 28+): a non-signalling spend is replaced under the same rules as a
+    // signalling one: not for the same fee, but for more.
     let a = key.spend(&[coins[0].clone()], &[(dest.clone(), 49_000)], 0xffff_ffff);
     node.post_tx(&a).await.unwrap();
+    let same = key.spend(
+        &[coins[0].clone()],
+        &[(Key::new(6).script(KeyType::P2wpkh), 49_000)],
+        0xffff_ffff,
+    );
+    let err = node.post_tx(&same).await.unwrap_err();
+    assert!(err.contains("insufficient fee"), "{err}");
     let b = key.spend(&[coins[0].clone()], &[(dest.clone(), 40_000)], 0xffff_ffff);
-    let err = node.post_tx(&b).await.unwrap_err();
-    assert!(err.contains("txn-mempool-conflict"), "{err}");
+    node.post_tx(&b).await.unwrap();
 
     // A signalling spend, fee 1000.
     let c = key.spend(&[coins[1].clone()], &[(dest.clone(), 49_000)], 0xffff_fffd);
     node.post_tx(&c).await.unwrap();
-    // Same fee: rejected (rule 6 / 3).
+    // Same fee: rejected (rules 3 and 4).
     let same_fee = key.spend(
         &[coins[1].clone()],
         &[(Key::new(6).script(KeyType::P2wpkh), 49_000)],
@@ -311,9 +318,9 @@ async fn double_spends_and_replacement_rules() {
         .collect();
     assert!(pool.contains(&d_txid.as_str()));
     assert!(!pool.contains(&c.txid().to_string().as_str()));
-    // Once confirmed, spending it again is a missing input.
+    // Once B is confirmed, A spends a missing input.
     node.mine(1, None).await;
-    let err = node.post_tx(&b).await.unwrap_err();
+    let err = node.post_tx(&a).await.unwrap_err();
     assert!(
         err.contains("bad-txns-inputs-missingorspent") && err.contains("\"code\":-25"),
         "{err}"
@@ -334,7 +341,7 @@ async fn corrupted_signatures_fail_core_script_checks() {
         common_devnet::corrupt_signature(&mut bad, kt);
         let err = node.post_tx(&bad).await.unwrap_err();
         assert!(
-            err.contains("mandatory-script-verify-flag-failed"),
+            err.contains("mempool-script-verify-flag-failed"),
             "{kt:?}: {err}"
         );
         node.post_tx(&good).await.unwrap();
@@ -419,8 +426,8 @@ async fn policy_refusals_dust_fee_floor_nonstandard() {
             "min relay fee not met",
         ),
         (
-            vec![(key.script(KeyType::P2wpkh), 19_950)],
-            "min relay fee not met, 50 < ",
+            vec![(key.script(KeyType::P2wpkh), 19_995)],
+            "min relay fee not met, 5 < ",
         ),
         (
             vec![(ScriptBuf::from_bytes(vec![0x51]), 19_000)],

@@ -116,9 +116,9 @@ fn kernel_connects_a_long_random_history() {
                         }
                     }
                     Err(r) => {
-                        // Policy may refuse (dust, long chains); the coins stay ours.
+                        // Policy may refuse (dust, large clusters); the coins stay ours.
                         assert!(
-                            ["dust", "too-long-mempool-chain"].contains(&r.reason.as_str()),
+                            ["dust", "too-large-cluster"].contains(&r.reason.as_str()),
                             "unexpected refusal: {r}"
                         );
                         refused += 1;

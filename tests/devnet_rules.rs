@@ -178,7 +178,7 @@ fn each_block_rule_refuses_with_cores_reason() {
     items[0][n - 2] ^= 1;
     bad.input[0].witness = ferry::tx::Witness::from_items(items);
     let b = f.block(vec![bad], Amount::ZERO);
-    f.expect_reject(b, "mandatory-script-verify-flag-failed");
+    f.expect_reject(b, "block-script-verify-flag-failed");
     refused += 1;
 
     // A wrong witness commitment.

@@ -18,7 +18,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::esplora::{TxValue, UtxoValue, lookup_tx, script_stats};
 use super::index::{ScriptHash, script_hash};
 use super::mempool::Reject;
-use super::node::{Devnet, DevnetError};
+use super::node::{BroadcastLimits, Devnet, DevnetError};
 use crate::network::Network;
 use crate::script::address::Address;
 use crate::tx::{Transaction, Txid};
@@ -255,7 +255,7 @@ async fn post_tx(State(state): State<DevnetState>, body: String) -> ApiResult<St
         ))
     })?;
     let txid = state
-        .blocking(move |d| d.submit(&tx))
+        .blocking(move |d| d.broadcast(&tx, &BroadcastLimits::default()))
         .await?
         .map_err(|r| ApiError::rejected(&r))?;
     Ok(txid.to_string())

@@ -410,7 +410,7 @@ impl Chain {
                     let prevouts: Vec<TxOut> = coins.into_iter().map(|c| c.output).collect();
                     crate::consensus::verify_transaction(tx, &prevouts).map_err(|e| {
                         tx_err(TxRuleError::new(
-                            "mandatory-script-verify-flag-failed",
+                            "block-script-verify-flag-failed",
                             e.to_string(),
                         ))
                     })?;

@@ -1,21 +1,29 @@
-//! The mempool, with Bitcoin Core's basic acceptance policy: context-free checks,
-//! standardness, finality, no double spends (except BIP-0125 replacements), inputs that
-//! exist and have matured, the 1 sat/vB floor, unconfirmed chains up to 25 deep, and
-//! every input verified by Bitcoin Core's script interpreter with all spent outputs.
+//! The mempool, with Bitcoin Core's acceptance policy as of Core 30/31 (cluster mempool):
+//! context-free checks, standardness, finality, inputs that exist and have matured, the
+//! ephemeral-dust and 0.1 sat/vB fee floors, TRUC (version 3) rules, full replace-by-fee
+//! ([`super::replace`]), cluster limits of 64 transactions and 101 kvB, and every input
+//! verified by Bitcoin Core's script interpreter with all spent outputs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use super::block::Block;
 use super::chain::{Chain, Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx};
-use super::policy::check_standard;
+use super::policy::{check_standard, dust_outputs, verify_scripts};
+use super::{replace, truc};
 use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
 use crate::units::{Amount, FeeRate, Weight};
 
-/// Core's `DEFAULT_ANCESTOR_LIMIT` (a transaction and its unconfirmed ancestors).
-pub const ANCESTOR_LIMIT: usize = 25;
-/// BIP-0125 rule 5: at most this many transactions evicted by one replacement.
-pub const MAX_REPLACEMENT_CANDIDATES: usize = 100;
+/// Core's `DEFAULT_MIN_RELAY_TX_FEE` since Core 30: 0.1 sat/vB.
+pub const MIN_RELAY_FEE: FeeRate = FeeRate::from_sat_per_kvb(100);
+/// Core's `DEFAULT_INCREMENTAL_RELAY_FEE` since Core 30: what a replacement pays on top,
+/// 0.1 sat/vB of its own size (BIP-0125 rule 4).
+pub const INCREMENTAL_RELAY_FEE: FeeRate = FeeRate::from_sat_per_kvb(100);
+/// Core's `DEFAULT_CLUSTER_LIMIT`: transactions in one cluster (connected unconfirmed
+/// transactions); it replaced the 25-ancestor limit in Core 31.
+pub const CLUSTER_LIMIT: usize = 64;
+/// Core's `DEFAULT_CLUSTER_SIZE_LIMIT_KVB`: a cluster's virtual size, 101 kvB.
+pub const CLUSTER_SIZE_LIMIT: u64 = 101_000;
 /// The fee-estimate targets Esplora answers.
 pub const ESPLORA_TARGETS: [u16; 28] = [
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 144,
@@ -33,6 +41,12 @@ pub enum RejectKind {
     AlreadyInChain,
     /// The transaction is already in the mempool (sendrawtransaction answers its txid).
     AlreadyInMempool,
+    /// `sendrawtransaction`: the fee is above the caller's `maxfeerate`
+    /// (`RPC_TRANSACTION_ERROR`, -25).
+    MaxFeeExceeded,
+    /// `sendrawtransaction`: an unspendable output carries more than the caller's
+    /// `maxburnamount` (`RPC_TRANSACTION_ERROR`, -25).
+    MaxBurnExceeded,
 }
 
 impl RejectKind {
@@ -40,7 +54,9 @@ impl RejectKind {
     pub fn rpc_code(self) -> i32 {
         match self {
             RejectKind::Invalid | RejectKind::AlreadyInMempool => -26,
-            RejectKind::MissingInputs => -25,
+            RejectKind::MissingInputs
+            | RejectKind::MaxFeeExceeded
+            | RejectKind::MaxBurnExceeded => -25,
             RejectKind::AlreadyInChain => -27,
         }
     }
@@ -62,6 +78,12 @@ impl Reject {
     pub fn rpc_message(&self) -> String {
         match self.kind {
             RejectKind::AlreadyInChain => "Transaction outputs already in utxo set".into(),
+            RejectKind::MaxFeeExceeded => {
+                "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)".into()
+            }
+            RejectKind::MaxBurnExceeded => {
+                "Unspendable output exceeds maximum configured by user (maxburnamount)".into()
+            }
             _ => self.to_string(),
         }
     }
@@ -78,7 +100,7 @@ impl fmt::Display for Reject {
     }
 }
 
-fn reject(reason: impl Into<String>, debug: impl Into<String>) -> Reject {
+pub(super) fn reject(reason: impl Into<String>, debug: impl Into<String>) -> Reject {
     Reject {
         kind: RejectKind::Invalid,
         reason: reason.into(),
@@ -133,21 +155,6 @@ pub struct Mempool {
     next_seq: u64,
 }
 
-fn signals_rbf(tx: &Transaction) -> bool {
-    tx.input.iter().any(|i| i.sequence <= 0xffff_fffd)
-}
-
-fn money(a: Amount) -> String {
-    a.to_btc_string()
-}
-
-fn rate_string(r: FeeRate) -> String {
-    format!(
-        "{} BTC/kvB",
-        Amount::from_sat(r.to_sat_per_kvb()).to_btc_string()
-    )
-}
-
 impl Mempool {
     /// An empty mempool.
     pub fn new() -> Self {
@@ -195,13 +202,26 @@ impl Mempool {
         chain.coin(outpoint).cloned()
     }
 
-    fn children(&self, txid: &Txid) -> Vec<Txid> {
+    /// The mempool transactions spending outputs of `txid`.
+    pub(super) fn children(&self, txid: &Txid) -> Vec<Txid> {
         let Some(e) = self.entries.get(txid) else {
             return Vec::new();
         };
         (0..e.tx.output.len() as u32)
             .filter_map(|vout| self.spent_by.get(&OutPoint { txid: *txid, vout }).copied())
             .collect()
+    }
+
+    /// The mempool transactions `tx` spends outputs of (its parents), each once.
+    pub(super) fn parents(&self, tx: &Transaction) -> Vec<Txid> {
+        let mut parents: Vec<Txid> = Vec::new();
+        for txin in &tx.input {
+            let t = txin.previous_output.txid;
+            if self.entries.contains_key(&t) && !parents.contains(&t) {
+                parents.push(t);
+            }
+        }
+        parents
     }
 
     /// Returns `roots` and all their in-mempool descendants.
@@ -216,20 +236,48 @@ impl Mempool {
         out
     }
 
-    fn ancestor_count(&self, tx: &Transaction) -> usize {
-        let mut seen = HashSet::new();
-        let mut stack: Vec<Txid> = tx.input.iter().map(|i| i.previous_output.txid).collect();
+    /// Returns the in-mempool ancestors of `txid` (itself not included).
+    pub(super) fn ancestors(&self, txid: &Txid) -> HashSet<Txid> {
+        let mut out = HashSet::new();
+        let mut stack: Vec<Txid> = self
+            .entries
+            .get(txid)
+            .map(|e| self.parents(&e.tx))
+            .unwrap_or_default();
         while let Some(t) = stack.pop() {
-            if let Some(e) = self.entries.get(&t)
-                && seen.insert(t)
+            if out.insert(t)
+                && let Some(e) = self.entries.get(&t)
             {
-                stack.extend(e.tx.input.iter().map(|i| i.previous_output.txid));
+                stack.extend(self.parents(&e.tx));
             }
         }
-        seen.len()
+        out
     }
 
-    /// Runs every acceptance check without changing the mempool (`testmempoolaccept`).
+    /// The clusters holding `roots`: every mempool transaction connected to them through
+    /// spends, in either direction, leaving out `removed`.
+    pub(super) fn cluster(
+        &self,
+        roots: impl IntoIterator<Item = Txid>,
+        removed: &HashSet<Txid>,
+    ) -> HashSet<Txid> {
+        let mut out = HashSet::new();
+        let mut stack: Vec<Txid> = roots.into_iter().collect();
+        while let Some(t) = stack.pop() {
+            if removed.contains(&t) || !out.insert(t) {
+                continue;
+            }
+            if let Some(e) = self.entries.get(&t) {
+                stack.extend(self.parents(&e.tx));
+                stack.extend(self.children(&t));
+            }
+        }
+        out
+    }
+
+    /// Runs every acceptance check without changing the mempool (`testmempoolaccept`), in
+    /// the order of Core's `MemPoolAccept`, so that the first rule broken gives Core's
+    /// reason.
     ///
     /// # Errors
     /// A [`Reject`] with Core's reason.
@@ -244,38 +292,31 @@ impl Mempool {
         if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
             return Err(reject("non-final", ""));
         }
-        if self.entries.contains_key(&txid) {
-            return Err(Reject {
-                kind: RejectKind::AlreadyInMempool,
-                reason: "txn-already-in-mempool".into(),
-                debug: String::new(),
+        if let Some(e) = self.entries.get(&txid) {
+            return Err(if e.tx.wtxid() == tx.wtxid() {
+                Reject {
+                    kind: RejectKind::AlreadyInMempool,
+                    reason: "txn-already-in-mempool".into(),
+                    debug: String::new(),
+                }
+            } else {
+                reject("txn-same-nonwitness-data-in-mempool", "")
             });
         }
-        // Direct conflicts: mempool transactions spending one of our inputs.
+        // Direct conflicts: mempool transactions spending one of our inputs. Full RBF
+        // (Core 28+): any of them may be replaced, signalled or not.
         let mut direct: Vec<Txid> = Vec::new();
         for txin in &tx.input {
             if let Some(&other) = self.spent_by.get(&txin.previous_output)
                 && !direct.contains(&other)
             {
-                let signals = self.entries.get(&other).is_some_and(|e| signals_rbf(&e.tx));
-                if !signals {
-                    return Err(reject("txn-mempool-conflict", ""));
-                }
                 direct.push(other);
             }
         }
-        let all_conflicts = self.with_descendants(direct.iter().copied());
 
         let mut coins = Vec::with_capacity(tx.input.len());
         for txin in &tx.input {
-            let op = txin.previous_output;
-            if all_conflicts.contains(&op.txid) {
-                return Err(reject(
-                    "bad-txns-spends-conflicting-tx",
-                    format!("{txid} spends conflicting transaction {}", op.txid),
-                ));
-            }
-            match self.coin(&op, chain) {
+            match self.coin(&txin.previous_output, chain) {
                 Some(c) => coins.push(c),
                 None => {
                     // Core: missing inputs but an output of this very transaction is in
@@ -302,20 +343,19 @@ impl Mempool {
             return Err(reject("non-BIP68-final", ""));
         }
         let fee = check_tx_inputs(tx, &coins, next_height)?;
+        // Ephemeral dust: the one dust output `check_standard` lets through needs a
+        // transaction that pays nothing (a child must then spend it in a package).
+        if fee != Amount::ZERO && dust_outputs(tx) > 0 {
+            return Err(reject("dust", "tx with dust output must be 0-fee"));
+        }
         let vsize = tx.vsize();
-        let min_fee = FeeRate::MIN_RELAY
+        let min_fee = MIN_RELAY_FEE
             .fee_for_vbytes(vsize)
             .unwrap_or(Amount::MAX_MONEY);
         if fee < min_fee {
             return Err(reject(
                 "min relay fee not met",
                 format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
-            ));
-        }
-        if self.ancestor_count(tx) + 1 > ANCESTOR_LIMIT {
-            return Err(reject(
-                "too-long-mempool-chain",
-                format!("too many unconfirmed ancestors [limit: {ANCESTOR_LIMIT}]"),
             ));
         }
         let entry = MempoolEntry {
@@ -326,96 +366,55 @@ impl Mempool {
             prevouts: coins.into_iter().map(|c| c.output).collect(),
             seq: self.next_seq,
         };
+        let parents = self.parents(tx);
+        let sibling_eviction = match truc::check(self, &entry, &parents, &direct) {
+            Ok(None) => false,
+            Ok(Some(sibling)) => {
+                direct.push(sibling);
+                true
+            }
+            Err(why) => return Err(reject("TRUC-violation", why)),
+        };
+        let all_conflicts = self.with_descendants(direct.iter().copied());
         if !direct.is_empty() {
-            self.check_replacement(&entry, &direct, &all_conflicts)?;
+            replace::check(self, &entry, &direct, &all_conflicts, sibling_eviction)?;
         }
-        crate::consensus::verify_transaction(tx, &entry.prevouts)
-            .map_err(|e| reject(format!("mandatory-script-verify-flag-failed ({e})"), ""))?;
+        self.check_cluster_limits(&entry, &parents, &all_conflicts)?;
+        for txin in &tx.input {
+            let parent = txin.previous_output.txid;
+            if all_conflicts.contains(&parent) {
+                return Err(reject(
+                    "bad-txns-spends-conflicting-tx",
+                    format!("{txid} spends conflicting transaction {parent}"),
+                ));
+            }
+        }
+        verify_scripts(tx, &entry.prevouts)
+            .map_err(|e| reject(format!("mempool-script-verify-flag-failed ({e})"), ""))?;
         Ok(Accepted {
             entry,
             replaced: all_conflicts.into_iter().collect(),
         })
     }
 
-    /// BIP-0125 rules 2–6, as Core's `policy/rbf.cpp` words them.
-    fn check_replacement(
+    /// Core's `CheckMemPoolPolicyLimits`: the cluster `entry` would join (its parents'
+    /// clusters, without what it replaces) stays within [`CLUSTER_LIMIT`] transactions and
+    /// [`CLUSTER_SIZE_LIMIT`] virtual bytes.
+    fn check_cluster_limits(
         &self,
         entry: &MempoolEntry,
-        direct: &[Txid],
-        all_conflicts: &HashSet<Txid>,
+        parents: &[Txid],
+        removed: &HashSet<Txid>,
     ) -> Result<(), Reject> {
-        let txid = entry.txid;
-        if all_conflicts.len() > MAX_REPLACEMENT_CANDIDATES {
-            return Err(reject(
-                "too many potential replacements",
-                format!(
-                    "rejecting replacement {txid}; too many potential replacements ({} > {MAX_REPLACEMENT_CANDIDATES})",
-                    all_conflicts.len()
-                ),
-            ));
-        }
-        // Rule 2: no new unconfirmed inputs.
-        let parents_of_conflicts: HashSet<Txid> = direct
+        let cluster = self.cluster(parents.iter().copied(), removed);
+        let vsize: u64 = cluster
             .iter()
             .filter_map(|t| self.entries.get(t))
-            .flat_map(|e| e.tx.input.iter().map(|i| i.previous_output.txid))
-            .collect();
-        for (j, txin) in entry.tx.input.iter().enumerate() {
-            let parent = txin.previous_output.txid;
-            if !parents_of_conflicts.contains(&parent) && self.entries.contains_key(&parent) {
-                return Err(reject(
-                    "replacement-adds-unconfirmed",
-                    format!("replacement {txid} adds unconfirmed input, idx {j}"),
-                ));
-            }
-        }
-        // Rule 6: a higher fee rate than every transaction it directly replaces.
-        let new_rate = entry.fee_rate();
-        for t in direct {
-            if let Some(old) = self.entries.get(t)
-                && new_rate <= old.fee_rate()
-            {
-                return Err(reject(
-                    "insufficient fee",
-                    format!(
-                        "rejecting replacement {txid}; new feerate {} <= old feerate {}",
-                        rate_string(new_rate),
-                        rate_string(old.fee_rate())
-                    ),
-                ));
-            }
-        }
-        // Rule 3: at least the absolute fees of everything evicted.
-        let old_fees = Amount::checked_sum(
-            all_conflicts
-                .iter()
-                .filter_map(|t| self.entries.get(t))
-                .map(|e| e.fee),
-        )
-        .unwrap_or(Amount::MAX_MONEY);
-        let Some(additional) = entry.fee.checked_sub(old_fees) else {
-            return Err(reject(
-                "insufficient fee",
-                format!(
-                    "rejecting replacement {txid}, less fees than conflicting txs; {} < {}",
-                    money(entry.fee),
-                    money(old_fees)
-                ),
-            ));
-        };
-        // Rule 4: the extra fee pays for the replacement's own relay.
-        let relay = FeeRate::MIN_RELAY
-            .fee_for_vbytes(entry.vsize)
-            .unwrap_or(Amount::MAX_MONEY);
-        if additional < relay {
-            return Err(reject(
-                "insufficient fee",
-                format!(
-                    "rejecting replacement {txid}, not enough additional fees to relay; {} < {}",
-                    money(additional),
-                    money(relay)
-                ),
-            ));
+            .map(|e| e.vsize)
+            .sum::<u64>()
+            + entry.vsize;
+        if cluster.len() + 1 > CLUSTER_LIMIT || vsize > CLUSTER_SIZE_LIMIT {
+            return Err(reject("too-large-cluster", ""));
         }
         Ok(())
     }

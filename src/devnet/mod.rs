@@ -6,7 +6,9 @@
 //!
 //! - [`block`]: headers, blocks, merkle roots, witness commitments, regtest genesis, PoW.
 //! - [`chain`]: the UTXO set and the block rules the devnet enforces.
-//! - [`policy`] and [`mempool`]: Bitcoin Core's basic relay policy and BIP-0125.
+//! - [`policy`], [`mempool`], [`replace`] and [`truc`]: Bitcoin Core's relay policy (as of
+//!   Core 30/31: full RBF, cluster limits, TRUC), held to a real Core's verdicts by
+//!   tests/core_differential.rs.
 //! - [`index`]: history and UTXOs by Esplora scripthash.
 //! - [`store`]: SQLite persistence; [`node`]: everything together, mining and the faucet.
 
@@ -20,8 +22,10 @@ pub mod kernel;
 pub mod mempool;
 pub mod node;
 pub mod policy;
+pub mod replace;
 pub mod rpc;
 pub mod store;
+pub mod truc;
 
 pub use api::{DevnetState, app, run};
 pub use node::{Devnet, DevnetError};

@@ -10,7 +10,7 @@ use super::block::{Block, BlockHash, COINBASE_MATURITY, coinbase, finish_block, 
 use super::chain::{Chain, ChainError, TxLocation};
 use super::index::{Index, ScriptHash, script_hash};
 use super::mempool::{Accepted, Mempool, Reject, RejectKind};
-use super::policy::dust_threshold;
+use super::policy::{dust_threshold, is_unspendable};
 use super::store::{Store, StoreError};
 use crate::hashes::{hash160, sha256};
 use crate::script::ScriptBuf;
@@ -83,6 +83,46 @@ pub struct Utxo {
     pub value: Amount,
     /// Its confirmation, `None` in the mempool.
     pub confirmed: Option<Confirmation>,
+}
+
+/// What `sendrawtransaction` and `testmempoolaccept` refuse beyond the mempool's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BroadcastLimits {
+    /// `maxfeerate`; zero turns the check off.
+    pub max_fee_rate: FeeRate,
+    /// `maxburnamount`: the most an unspendable output may carry.
+    pub max_burn: Amount,
+}
+
+impl Default for BroadcastLimits {
+    /// Core's defaults: `DEFAULT_MAX_RAW_TX_FEE_RATE` 0.10 BTC/kvB, `maxburnamount` 0.
+    fn default() -> Self {
+        BroadcastLimits {
+            max_fee_rate: FeeRate::from_sat_per_kvb(10_000_000),
+            max_burn: Amount::ZERO,
+        }
+    }
+}
+
+impl BroadcastLimits {
+    /// Returns true if the accepted transaction pays more than `max_fee_rate` allows.
+    pub fn exceeded_by(&self, accepted: &Accepted) -> bool {
+        let max = self
+            .max_fee_rate
+            .fee_for_vbytes(accepted.entry.vsize)
+            .unwrap_or(Amount::MAX_MONEY);
+        max != Amount::ZERO && accepted.entry.fee > max
+    }
+}
+
+/// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
+/// push is over 520 bytes.
+fn has_valid_ops(script: &ScriptBuf) -> bool {
+    script.instructions().all(|i| match i {
+        Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
+        Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
+        Err(_) => false,
+    })
 }
 
 /// The devnet: a regtest chain, its mempool and its index, persisted in a data dir.
@@ -222,6 +262,47 @@ impl Devnet {
             })?;
         self.mempool.commit(&accepted);
         Ok(accepted.entry.txid)
+    }
+
+    /// Core's `sendrawtransaction` (and so Esplora's `POST /tx`, which calls it): refuses
+    /// an unspendable output above `limits.max_burn` and a transaction already confirmed,
+    /// answers the txid of one already in the mempool (even with another witness), and
+    /// refuses a fee above `limits.max_fee_rate` before adding the transaction.
+    ///
+    /// # Errors
+    /// A [`Reject`]: the mempool's, or [`RejectKind::MaxBurnExceeded`],
+    /// [`RejectKind::AlreadyInChain`], [`RejectKind::MaxFeeExceeded`].
+    pub fn broadcast(
+        &mut self,
+        tx: &Transaction,
+        limits: &BroadcastLimits,
+    ) -> Result<Txid, Reject> {
+        let refuse = |kind: RejectKind, reason: &str| Reject {
+            kind,
+            reason: reason.into(),
+            debug: String::new(),
+        };
+        let burns = tx.output.iter().any(|o| {
+            (is_unspendable(&o.script_pubkey) || !has_valid_ops(&o.script_pubkey))
+                && o.value > limits.max_burn
+        });
+        if burns {
+            return Err(refuse(RejectKind::MaxBurnExceeded, "max-burn-exceeded"));
+        }
+        let txid = tx.txid();
+        let confirmed = (0..tx.output.len() as u32)
+            .any(|vout| self.chain.coin(&OutPoint { txid, vout }).is_some());
+        if confirmed {
+            return Err(refuse(RejectKind::AlreadyInChain, "txn-already-known"));
+        }
+        if self.mempool.get(&txid).is_some() {
+            return Ok(txid);
+        }
+        let accepted = self.test_accept(tx)?;
+        if limits.exceeded_by(&accepted) {
+            return Err(refuse(RejectKind::MaxFeeExceeded, "max-fee-exceeded"));
+        }
+        self.submit(tx)
     }
 
     /// Mines `n` blocks paying to `script` (the faucet by default), each with as much of

@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::DevnetState;
-use super::mempool::ESPLORA_TARGETS;
-use super::node::Devnet;
+use super::mempool::{ESPLORA_TARGETS, RejectKind};
+use super::node::{BroadcastLimits, Devnet};
 use crate::network::Network;
 use crate::script::ScriptBuf;
 use crate::script::address::Address;
 use crate::script::descriptor::checksum;
 use crate::tx::{Transaction, Txid};
-use crate::units::SAT_PER_BTC;
+use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 
 /// Core's `RPC_MISC_ERROR`.
 const RPC_MISC_ERROR: i32 = -1;
@@ -152,6 +152,32 @@ fn param_u64(params: &[Value], i: usize, name: &str) -> Result<u64, RpcError> {
         .ok_or_else(|| err(RPC_TYPE_ERROR, format!("Expected type number for {name}")))
 }
 
+/// An amount in BTC (a JSON number or numeric string, as Core's `AmountFromValue`);
+/// `None` when absent or null.
+fn param_amount(params: &[Value], i: usize, name: &str) -> Result<Option<Amount>, RpcError> {
+    let bad = || err(RPC_TYPE_ERROR, format!("Invalid amount for {name}"));
+    let btc = match params.get(i) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
+        Some(Value::String(s)) => s.parse::<f64>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    if !(0.0..=21e6).contains(&btc) {
+        return Err(err(RPC_TYPE_ERROR, "Amount out of range"));
+    }
+    Ok(Some(Amount::from_sat(
+        (btc * SAT_PER_BTC as f64).round() as u64
+    )))
+}
+
+/// `maxfeerate` in BTC/kvB (Core's default 0.10 when absent; 0 turns the check off).
+fn param_fee_rate(params: &[Value], i: usize) -> Result<FeeRate, RpcError> {
+    Ok(param_amount(params, i, "maxfeerate")?
+        .map_or(BroadcastLimits::default().max_fee_rate, |a| {
+            FeeRate::from_sat_per_kvb(a.to_sat())
+        }))
+}
+
 fn decode_tx(hex: &str) -> Result<Transaction, RpcError> {
     Transaction::from_hex(hex).map_err(|_| {
         err(
@@ -220,7 +246,12 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
         }
         "sendrawtransaction" => {
             let tx = decode_tx(&param_str(params, 0, "hexstring")?)?;
-            d.submit(&tx)
+            let limits = BroadcastLimits {
+                max_fee_rate: param_fee_rate(params, 1)?,
+                max_burn: param_amount(params, 2, "maxburnamount")?
+                    .unwrap_or(BroadcastLimits::default().max_burn),
+            };
+            d.broadcast(&tx, &limits)
                 .map(|txid| json!(txid))
                 .map_err(|r| err(r.kind.rpc_code(), r.rpc_message()))
         }
@@ -229,22 +260,33 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
                 .first()
                 .and_then(Value::as_array)
                 .ok_or_else(|| err(RPC_TYPE_ERROR, "Expected type array for rawtxs"))?;
+            let limits = BroadcastLimits {
+                max_fee_rate: param_fee_rate(params, 1)?,
+                ..BroadcastLimits::default()
+            };
             let mut out = Vec::new();
             for raw in raws {
                 let tx = decode_tx(raw.as_str().unwrap_or_default())?;
                 let mut v = json!({"txid": tx.txid(), "wtxid": tx.wtxid().to_string()});
                 match d.test_accept(&tx) {
+                    Ok(a) if limits.exceeded_by(&a) => {
+                        v["allowed"] = json!(false);
+                        v["reject-reason"] = json!("max-fee-exceeded");
+                    }
                     Ok(a) => {
                         v["allowed"] = json!(true);
                         v["vsize"] = json!(a.entry.vsize);
                         v["fees"] = json!({"base": btc(a.entry.fee.to_sat())});
                     }
+                    // Core names missing inputs so here, without details.
+                    Err(r) if r.kind == RejectKind::MissingInputs => {
+                        v["allowed"] = json!(false);
+                        v["reject-reason"] = json!("missing-inputs");
+                    }
                     Err(r) => {
                         v["allowed"] = json!(false);
                         v["reject-reason"] = json!(r.reason);
-                        if !r.debug.is_empty() {
-                            v["reject-details"] = json!(r.to_string());
-                        }
+                        v["reject-details"] = json!(r.to_string());
                     }
                 }
                 out.push(v);

@@ -92,6 +92,8 @@ fn is_definitive(reason: &str) -> bool {
         "bad-txns",
         "mandatory-script-verify",
         "non-mandatory-script-verify",
+        // Core 30+: `mempool-script-verify-flag-failed (…)`.
+        "script-verify-flag-failed",
         // Core, for a transaction already mined.
         "already in block chain",
         "already in utxo set",

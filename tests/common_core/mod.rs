@@ -180,7 +180,12 @@ impl Bitcoind {
             url: format!("http://127.0.0.1:{rpc_port}/"),
             user_pass: (auth == CoreAuth::UserPass).then(|| ("ferry".to_owned(), password.clone())),
             cookie: (auth == CoreAuth::Cookie).then(|| dir.path().join("regtest/.cookie")),
-            client: reqwest::Client::new(),
+            // No idle keep-alive connections: bitcoind's shutdown waits for open ones
+            // until -rpcservertimeout (30 s).
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
         };
         let mut node = Bitcoind {
             child: Some(child),

@@ -283,6 +283,12 @@ impl Key {
             .to_string()
     }
 
+    /// Signs every input of `tx` (all spending this key's outputs, SIGHASH_ALL).
+    pub fn sign(&self, tx: &mut Transaction, prevouts: &[TxOut]) {
+        let types = vec![0x01; prevouts.len()];
+        sign_transaction(tx, prevouts, &types, &self.store).unwrap();
+    }
+
     /// Spends `coins` (all this key's) to `outputs`, every input with `sequence`.
     pub fn spend(
         &self,
