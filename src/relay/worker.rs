@@ -94,6 +94,8 @@ fn is_definitive(reason: &str) -> bool {
         "non-mandatory-script-verify",
         // Core 30+: `mempool-script-verify-flag-failed (…)`.
         "script-verify-flag-failed",
+        // Core 30+ (full RBF): a conflicting spend the node keeps over ours.
+        "rejecting replacement",
         // Core, for a transaction already mined.
         "already in block chain",
         "already in utxo set",
