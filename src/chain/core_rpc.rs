@@ -664,6 +664,24 @@ impl ChainBackend for CoreRpcBackend {
         })
     }
 
+    fn relay_floor(&self) -> BoxFuture<'_, Result<Option<FeeRate>, ChainError>> {
+        Box::pin(async move {
+            let info: Value = self.call_ok("getmempoolinfo", json!([])).await?;
+            // Both in BTC/kvB, printed from whole sat/kvB; either may be missing on older
+            // nodes and qtumd.
+            let rate = |k: &str| {
+                info.get(k)
+                    .and_then(Value::as_f64)
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .map(|v| FeeRate::from_sat_per_kvb((v * SAT_PER_BTC as f64).round() as u64))
+            };
+            Ok(match (rate("minrelaytxfee"), rate("mempoolminfee")) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            })
+        })
+    }
+
     fn test_accept<'a>(
         &'a self,
         tx: &'a Transaction,

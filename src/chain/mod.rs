@@ -224,6 +224,13 @@ pub trait ChainBackend: Send + Sync {
     /// Returns fee rate estimates by confirmation target in blocks.
     fn fee_estimates(&self) -> BoxFuture<'_, Result<BTreeMap<u16, FeeRate>, ChainError>>;
 
+    /// Returns the lowest fee rate the backend's node relays now (Core's `minrelaytxfee`,
+    /// or its `mempoolminfee` when a full mempool has raised it), where it can tell;
+    /// `None` where it cannot (Esplora).
+    fn relay_floor(&self) -> BoxFuture<'_, Result<Option<FeeRate>, ChainError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Asks whether the backend would accept `tx` without broadcasting it, where the
     /// backend can tell (Core's `testmempoolaccept`); `None` where it cannot (Esplora).
     fn test_accept<'a>(

@@ -87,12 +87,19 @@ fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
     FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::user("bad_fee_rate", e))
 }
 
+/// The lowest fee rate a payment may pay: the backend's node's floor where it says
+/// (Core: `getmempoolinfo`), else Core's long-standing default of 1 sat/vB.
+async fn relay_floor(backend: &Arc<dyn ChainBackend>) -> Result<FeeRate, CliError> {
+    Ok(backend.relay_floor().await?.unwrap_or(FeeRate::MIN_RELAY))
+}
+
 async fn choose_fee_rate(
     ctx: &Ctx,
     backend: &Arc<dyn ChainBackend>,
     network: ferry::network::Network,
     fee_rate: Option<&str>,
     target: Option<u16>,
+    floor: FeeRate,
 ) -> Result<FeeRate, CliError> {
     if let Some(r) = fee_rate {
         return parse_fee_rate(r);
@@ -103,21 +110,23 @@ async fn choose_fee_rate(
         // A test chain often has no fee history (Core's regtest answers "Insufficient
         // data"): its coins are worthless, so the relay minimum is a safe fallback. On a
         // main network ferry never guesses.
+        // At least 1 sat/vB, which every node relays, whatever the floor.
+        let fallback = floor.max(FeeRate::MIN_RELAY);
         if !ctx.json {
             eprintln!(
                 "note: {} has no fee estimates; using the minimum relay fee {} on {network}",
                 backend.describe(),
-                FeeRate::MIN_RELAY.display_sat_per_vb()
+                fallback.display_sat_per_vb()
             );
         }
-        return Ok(FeeRate::MIN_RELAY);
+        return Ok(fallback);
     }
     // The estimate for the largest target not above the one asked, else the nearest.
     estimates
         .range(..=target)
         .next_back()
         .or_else(|| estimates.iter().next())
-        .map(|(_, r)| (*r).max(FeeRate::MIN_RELAY))
+        .map(|(_, r)| (*r).max(floor))
         .ok_or_else(|| {
             CliError::backend(
                 "no_fee_estimates",
@@ -248,12 +257,14 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let backend = open_backend(ctx, network)?;
     let broadcaster = Broadcaster::new(ctx, &args.via, Some(Arc::clone(&backend)))?;
     let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    let floor = relay_floor(&backend).await?;
     let fee_rate = choose_fee_rate(
         ctx,
         &backend,
         network,
         args.fee_rate.as_deref(),
         args.target,
+        floor,
     )
     .await?;
     let change = wallet.address_at(
@@ -267,7 +278,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         }],
         send_max: args.max,
         fee_rate,
-        min_fee_rate: FeeRate::MIN_RELAY,
+        min_fee_rate: floor,
         change_script: change.script_pubkey.clone(),
         rbf: !args.no_rbf,
         tip_height: synced.tip_height,

@@ -2,7 +2,7 @@
 //! speak to a node: getblockchaininfo, getblockcount, getbestblockhash,
 //! getrawtransaction, sendrawtransaction, testmempoolaccept, generatetoaddress,
 //! estimatesmartfee, scantxoutset (`addr(…)`, `raw(…)`), getblockhash, getrawmempool,
-//! getmempoolentry and gettxout; batches too (what ferry's Core backend asks).
+//! getmempoolentry, getmempoolinfo and gettxout; batches too (what ferry's Core backend asks).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::api::DevnetState;
-use super::mempool::{ESPLORA_TARGETS, RejectKind};
+use super::mempool::{ESPLORA_TARGETS, INCREMENTAL_RELAY_FEE, MIN_RELAY_FEE, RejectKind};
 use super::node::{BroadcastLimits, Devnet};
 use crate::network::Network;
 use crate::script::ScriptBuf;
@@ -345,6 +345,18 @@ fn dispatch(d: &mut Devnet, method: &str, params: &[Value]) -> Result<Value, Rpc
             }))
         }
         "gettxout" => gettxout(d, params),
+        "getmempoolinfo" => {
+            let m = d.mempool();
+            let floor = btc(MIN_RELAY_FEE.to_sat_per_kvb());
+            Ok(json!({
+                "loaded": true,
+                "size": m.len(),
+                "minrelaytxfee": floor,
+                "mempoolminfee": floor,
+                "incrementalrelayfee": btc(INCREMENTAL_RELAY_FEE.to_sat_per_kvb()),
+                "fullrbf": true,
+            }))
+        }
         _ => Err(err(RPC_METHOD_NOT_FOUND, "Method not found")),
     }
 }

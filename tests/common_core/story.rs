@@ -161,6 +161,50 @@ pub async fn pay_with_core(rpc: &Rpc, backend: &str) {
     })
     .await;
 
+    // The node's own floor (Core 30+: 0.1 sat/vB, from getmempoolinfo) decides: half a
+    // sat/vB goes through, 0.05 is refused with the floor named, nothing broadcast.
+    let (w2, burn) = (w.clone(), burn_addr.clone());
+    let (cheap, too_cheap) = blocking(move || {
+        let cheap = w2.send("miner", &burn, 50_000, &["--fee-rate", "0.5"]);
+        let too_cheap = w2
+            .run(&[
+                "--json",
+                "--wallet",
+                "miner",
+                "send",
+                &burn,
+                "50000sat",
+                "--yes",
+                "--fee-rate",
+                "0.05",
+            ])
+            .expect_code(1)
+            .json();
+        (cheap, too_cheap)
+    })
+    .await;
+    assert!(
+        rpc.mempool()
+            .await
+            .contains(&cheap["txid"].as_str().unwrap().to_owned())
+    );
+    assert!(
+        (cheap["fee_rate"].as_f64().unwrap() - 0.5).abs() < 0.05,
+        "{cheap}"
+    );
+    assert_eq!(
+        too_cheap["error"]["code"], "fee_rate_too_low",
+        "{too_cheap}"
+    );
+    assert!(
+        too_cheap["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0.1 sat/vB"),
+        "{too_cheap}"
+    );
+    rpc.mine(1, &burn_addr).await;
+
     // Two payments spending the same coin at the same fee rate: the node's preflight
     // refuses the second (BIP125: a replacement must pay more), nothing broadcast.
     let w2 = w.clone();
