@@ -350,34 +350,42 @@ async fn submit(
     }
     let tx = decode(hex_tx, s.config.max_tx_vbytes)?;
     let txid = tx.txid();
-    // A txid already queued is answered from its record: idempotent, and no second look at
-    // prevouts that its own confirmation may have spent.
-    let existing = s
+    // A txid already queued is answered from its record (idempotent), whatever the checks
+    // would say now (its own confirmation, a raised fee floor, a backend outage). The queue
+    // is asked only when the checks fail: a new transaction — nearly every submission —
+    // costs no read, and the writer's insert answers a duplicate that passes them.
+    if let Err(refused) =
+        check_contextual(&tx, &s.backend, &s.prevouts, s.config.min_fee_rate).await
+    {
+        let existing = s
+            .queue
+            .get(txid)
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        return match existing {
+            Some(r) => {
+                s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                answer(s, &r)
+            }
+            None => Err(refused),
+        };
+    }
+    let (record, inserted) = s
         .queue
-        .get(txid)
+        .submit(txid, tx.serialize(), who)
         .await
         .map_err(|e| AppError::internal(e.to_string()))?;
-    let record = match existing {
-        Some(r) => {
-            s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
-            r
-        }
-        None => {
-            check_contextual(&tx, &s.backend, &s.prevouts, s.config.min_fee_rate).await?;
-            let (r, inserted) = s
-                .queue
-                .submit(txid, tx.serialize(), who)
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))?;
-            if inserted {
-                s.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-                s.wake.notify_one();
-            } else {
-                s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
-            }
-            r
-        }
-    };
+    if inserted {
+        s.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        s.wake.notify_one();
+    } else {
+        s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+    answer(s, &record)
+}
+
+/// Signs the receipt for `record`.
+fn answer(s: &AppState, record: &super::queue::Record) -> Result<Accepted, AppError> {
     let txid = record.txid.to_string();
     let receipt = Receipt::sign(
         s.identity.signing_key(),
