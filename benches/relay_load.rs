@@ -7,7 +7,9 @@
 //!   accept path alone (as with a backend on another machine), then reports how long
 //!   delivery took;
 //! - `direct`: the same transactions posted straight to the devnet's Esplora `POST /api/tx`
-//!   (no relay), so the relay's overhead over a direct broadcast can be read off.
+//!   (no relay), so the relay's overhead over a direct broadcast can be read off;
+//! - `queue` (not in the default set): the durable queue alone, `Queue::submit` from C
+//!   tasks (no HTTP, no checks, no receipts): the ceiling that fsync leaves.
 //!
 //! Each round gets a fresh devnet and relay. It reports accepts/s, p50/p99 latency and
 //! memory: the process's RSS before the load and its peak during it (`VmHWM`, reset just
@@ -15,7 +17,7 @@
 //! clients and the pre-signed bodies as well as the relay, so the relay's own share is the
 //! `relay` peak minus the `direct` peak (same devnet, same clients, same mempool growth).
 //!
-//! `cargo bench --bench relay_load -- [N [C [ROUNDS]]] [relay] [hold] [direct]`
+//! `cargo bench --bench relay_load -- [N [C [ROUNDS]]] [relay] [hold] [direct] [queue]`
 //! (default 2000 64 3, all three modes); prints the median, min and max over the rounds.
 //! Without `--bench` (as `cargo test` runs it) it does one quick 100 × 8 round of each mode.
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
@@ -48,6 +50,7 @@ enum Mode {
     Relay,
     Hold,
     Direct,
+    Queue,
 }
 
 impl Mode {
@@ -56,6 +59,7 @@ impl Mode {
             Mode::Relay => "relay (delivering meanwhile)",
             Mode::Hold => "relay (delivery held)",
             Mode::Direct => "direct to the devnet",
+            Mode::Queue => "queue alone (no HTTP)",
         }
     }
 }
@@ -80,6 +84,7 @@ fn main() {
             "relay" => Some(Mode::Relay),
             "hold" => Some(Mode::Hold),
             "direct" => Some(Mode::Direct),
+            "queue" => Some(Mode::Queue),
             _ => None,
         })
         .collect();
@@ -161,6 +166,7 @@ fn round_in_child(n: usize, c: usize, mode: Mode) -> Round {
         Mode::Relay => "relay",
         Mode::Hold => "hold",
         Mode::Direct => "direct",
+        Mode::Queue => "queue",
     };
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -346,10 +352,53 @@ async fn fire(url: &str, bodies: Vec<String>, c: usize, want: u16) -> (Vec<Durat
     (lat, total)
 }
 
+/// Submits every transaction straight to `queue` from `c` tasks. Returns the latencies and
+/// the wall time.
+async fn fire_queue(queue: &Queue, txs: Vec<Transaction>, c: usize) -> (Vec<Duration>, Duration) {
+    let txs = Arc::new(txs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..c {
+        let (queue, txs, next) = (queue.clone(), txs.clone(), next.clone());
+        set.spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(tx) = txs.get(i) else { break };
+                let t = Instant::now();
+                let (_, new) = queue
+                    .submit(tx.txid(), tx.serialize(), "bench".into())
+                    .await
+                    .unwrap();
+                assert!(new);
+                lat.push(t.elapsed());
+            }
+            lat
+        });
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    while let Some(l) = set.join_next().await {
+        lat.extend(l.unwrap());
+    }
+    let total = start.elapsed();
+    lat.sort();
+    (lat, total)
+}
+
 async fn run(n: usize, c: usize, mode: Mode) -> Round {
     let node = Node::start_fresh().await;
     let txs = presigned(&node, n).await;
     let dir = tempfile::tempdir().unwrap();
+    if mode == Mode::Queue {
+        let queue = Queue::open(&dir.path().join("relay/queue.sqlite")).unwrap();
+        let rss_before_mib = status_mib("VmRSS:");
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let (lat, total) = fire_queue(&queue, txs, c).await;
+        let round = figures(n, &lat, total, rss_before_mib);
+        node.stop().await;
+        return round;
+    }
     let (release, open) = tokio::sync::watch::channel(mode != Mode::Hold);
     let mut relay = None;
     let (url, bodies, want) = if mode == Mode::Direct {
@@ -392,15 +441,7 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
     if let Some(f) = &perf {
         std::fs::write(f, "disable\n").unwrap();
     }
-    let rss_peak_mib = status_mib("VmHWM:").max(status_mib("VmRSS:"));
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    let round = Round {
-        rate: n as f64 / total.as_secs_f64(),
-        p50_ms: p(0.50).as_secs_f64() * 1e3,
-        p99_ms: p(0.99).as_secs_f64() * 1e3,
-        rss_before_mib,
-        rss_peak_mib,
-    };
+    let round = figures(n, &lat, total, rss_before_mib);
 
     if let Some((queue, stop, server)) = relay {
         release.send_replace(true);
@@ -428,4 +469,16 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
     }
     node.stop().await;
     round
+}
+
+/// The round's figures from sorted latencies, the wall time and the RSS before the load.
+fn figures(n: usize, lat: &[Duration], total: Duration, rss_before_mib: f64) -> Round {
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    Round {
+        rate: n as f64 / total.as_secs_f64(),
+        p50_ms: p(0.50).as_secs_f64() * 1e3,
+        p99_ms: p(0.99).as_secs_f64() * 1e3,
+        rss_before_mib,
+        rss_peak_mib: status_mib("VmHWM:").max(status_mib("VmRSS:")),
+    }
 }
