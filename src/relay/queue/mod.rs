@@ -12,6 +12,11 @@
 //! While one batch is being synced, the next one accumulates, so throughput grows with
 //! concurrency instead of dying on fsync. Reads use a separate connection (WAL readers do
 //! not block the writer).
+//!
+//! Checkpoints (copying the WAL back into the database file) are not the writer's job: its
+//! connection has `wal_autocheckpoint=0`, and a checkpointer thread with its own connection
+//! runs PASSIVE checkpoints after commits, at most every 250 ms, so no
+//! commit — and no caller waiting on it — pays for one (docs/adr/0006-relay-queue-commit-path.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -201,18 +206,30 @@ impl Queue {
         let write = Connection::open(path).map_err(|e| err(&e))?;
         write
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
+                 PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
             )
             .map_err(|e| err(&e))?;
         write.execute_batch(SCHEMA).map_err(|e| err(&e))?;
         let read = Connection::open(path).map_err(|e| err(&e))?;
         read.execute_batch("PRAGMA busy_timeout=5000;")
             .map_err(|e| err(&e))?;
+        // A checkpoint fsyncs the database file before the WAL may be reused: FULL here too.
+        let checkpoint = Connection::open(path).map_err(|e| err(&e))?;
+        checkpoint
+            .execute_batch("PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+            .map_err(|e| err(&e))?;
         let (tx, rx) = mpsc::channel();
+        let (kick, kicked) = mpsc::sync_channel(1);
+        let p = path.display().to_string();
+        std::thread::Builder::new()
+            .name("relay-queue-ckpt".into())
+            .spawn(move || writer::checkpointer(&checkpoint, &kicked, &p))
+            .map_err(|e| err(&e))?;
         let p = path.display().to_string();
         std::thread::Builder::new()
             .name("relay-queue-writer".into())
-            .spawn(move || writer::writer(write, &rx, &p))
+            .spawn(move || writer::writer(write, &rx, &kick, &p))
             .map_err(|e| err(&e))?;
         Ok(Queue {
             tx,
