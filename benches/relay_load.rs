@@ -6,20 +6,24 @@
 //! - `hold`: the same, but delivery waits until the load is over, which measures the relay's
 //!   accept path alone (as with a backend on another machine), then reports how long
 //!   delivery took;
+//! - `proc`: the real `ferry relay serve --open` binary (release build, its own process,
+//!   logging to a pipe) delivering meanwhile; its RSS is the relay's alone (`VmRSS` before
+//!   the load, `VmHWM` after it, from `/proc/PID/status`);
 //! - `direct`: the same transactions posted straight to the devnet's Esplora `POST /api/tx`
 //!   (no relay), so the relay's overhead over a direct broadcast can be read off;
 //! - `queue` (not in the default set): the durable queue alone, `Queue::submit` from C
 //!   tasks (no HTTP, no checks, no receipts): the ceiling that fsync leaves.
 //!
-//! Each round gets a fresh devnet and relay. It reports accepts/s, p50/p99 latency and
-//! memory: the process's RSS before the load and its peak during it (`VmHWM`, reset just
-//! before the load via `/proc/self/clear_refs`). The process holds the devnet, the load
-//! clients and the pre-signed bodies as well as the relay, so the relay's own share is the
-//! `relay` peak minus the `direct` peak (same devnet, same clients, same mempool growth).
+//! Each round runs in a fresh process with a fresh devnet and relay. It reports accepts/s,
+//! p50/p99 latency and memory: except in `proc` mode, the bench process's RSS before the
+//! load and its peak during it (`VmHWM`, reset just before the load via
+//! `/proc/self/clear_refs`), which counts the devnet, the load clients and the pre-signed
+//! bodies as well as an in-process relay; `proc` gives the relay process alone.
 //!
-//! `cargo bench --bench relay_load -- [N [C [ROUNDS]]] [relay] [hold] [direct] [queue]`
-//! (default 2000 64 3, all three modes); prints the median, min and max over the rounds.
-//! Without `--bench` (as `cargo test` runs it) it does one quick 100 × 8 round of each mode.
+//! `cargo bench --bench relay_load -- [N [C [ROUNDS]]] [relay] [hold] [proc] [direct] [queue]`
+//! (default 2000 64 3 with relay, hold, proc and direct); prints the median, min and max
+//! over the rounds. Without `--bench` (as `cargo test` runs it) it does one quick 100 × 8
+//! round of each mode.
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 #[path = "../tests/common_devnet/mod.rs"]
@@ -49,6 +53,7 @@ const FAN: usize = 2500;
 enum Mode {
     Relay,
     Hold,
+    Proc,
     Direct,
     Queue,
 }
@@ -58,6 +63,7 @@ impl Mode {
         match self {
             Mode::Relay => "relay (delivering meanwhile)",
             Mode::Hold => "relay (delivery held)",
+            Mode::Proc => "ferry relay serve (process)",
             Mode::Direct => "direct to the devnet",
             Mode::Queue => "queue alone (no HTTP)",
         }
@@ -83,13 +89,14 @@ fn main() {
         .filter_map(|a| match a.as_str() {
             "relay" => Some(Mode::Relay),
             "hold" => Some(Mode::Hold),
+            "proc" => Some(Mode::Proc),
             "direct" => Some(Mode::Direct),
             "queue" => Some(Mode::Queue),
             _ => None,
         })
         .collect();
     if modes.is_empty() {
-        modes = vec![Mode::Relay, Mode::Hold, Mode::Direct];
+        modes = vec![Mode::Relay, Mode::Hold, Mode::Proc, Mode::Direct];
     }
     let (n, c, rounds) = if full {
         (
@@ -143,18 +150,27 @@ fn main() {
             stats(rs, |r| r.rss_peak_mib, 1),
         );
     }
-    if let (Some(relay), Some(direct)) = (
-        results.get(&Mode::Relay).or(results.get(&Mode::Hold)),
-        results.get(&Mode::Direct),
-    ) {
-        let med = |rs: &[Round], f: fn(&Round) -> f64| median(rs.iter().map(f).collect());
+    let med = |rs: &[Round], f: fn(&Round) -> f64| median(rs.iter().map(f).collect());
+    if let Some(direct) = results.get(&Mode::Direct) {
+        for mode in [Mode::Relay, Mode::Hold, Mode::Proc] {
+            if let Some(relay) = results.get(&mode) {
+                println!(
+                    "  {} vs direct (medians): {:.2}× the throughput, p50 {:+.2} ms, \
+                     p99 {:+.2} ms",
+                    mode.name(),
+                    med(relay, |r| r.rate) / med(direct, |r| r.rate),
+                    med(relay, |r| r.p50_ms) - med(direct, |r| r.p50_ms),
+                    med(relay, |r| r.p99_ms) - med(direct, |r| r.p99_ms),
+                );
+            }
+        }
+    }
+    if let Some(proc) = results.get(&Mode::Proc) {
         println!(
-            "  relay vs direct (medians): {:.2}× the throughput, p50 {:+.2} ms, p99 {:+.2} ms, \
-             peak RSS {:+.1} MiB",
-            med(relay, |r| r.rate) / med(direct, |r| r.rate),
-            med(relay, |r| r.p50_ms) - med(direct, |r| r.p50_ms),
-            med(relay, |r| r.p99_ms) - med(direct, |r| r.p99_ms),
-            med(relay, |r| r.rss_peak_mib) - med(direct, |r| r.rss_peak_mib),
+            "  the relay process's own RSS (medians): {:.1} MiB idle, {:.1} MiB at its peak under \
+             load",
+            med(proc, |r| r.rss_before_mib),
+            med(proc, |r| r.rss_peak_mib),
         );
     }
 }
@@ -165,6 +181,7 @@ fn round_in_child(n: usize, c: usize, mode: Mode) -> Round {
     let mode_arg = match mode {
         Mode::Relay => "relay",
         Mode::Hold => "hold",
+        Mode::Proc => "proc",
         Mode::Direct => "direct",
         Mode::Queue => "queue",
     };
@@ -220,7 +237,12 @@ fn stats(rs: &[Round], f: impl Fn(&Round) -> f64, prec: usize) -> String {
 
 /// A `/proc/self/status` field in MiB (0 where there is no procfs).
 fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_status_mib("self", field)
+}
+
+/// A `/proc/PID/status` field in MiB (0 where there is no procfs).
+fn proc_status_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -390,6 +412,11 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
     let node = Node::start_fresh().await;
     let txs = presigned(&node, n).await;
     let dir = tempfile::tempdir().unwrap();
+    if mode == Mode::Proc {
+        let round = run_proc(&node, txs, c, dir.path()).await;
+        node.stop().await;
+        return round;
+    }
     if mode == Mode::Queue {
         let queue = Queue::open(&dir.path().join("relay/queue.sqlite")).unwrap();
         let rss_before_mib = status_mib("VmRSS:");
@@ -481,4 +508,58 @@ fn figures(n: usize, lat: &[Duration], total: Duration, rss_before_mib: f64) -> 
         rss_before_mib,
         rss_peak_mib: status_mib("VmHWM:").max(status_mib("VmRSS:")),
     }
+}
+
+/// `proc` mode: the load against `ferry relay serve --open` in its own process, delivering
+/// to the devnet meanwhile; the RSS figures are that process's.
+async fn run_proc(node: &Node, txs: Vec<Transaction>, c: usize, dir: &std::path::Path) -> Round {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let n = txs.len();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["--backend", &format!("{}/api", node.base)])
+        .args(["relay", "serve", "--open", "--listen", "127.0.0.1:0"])
+        .args(["--network", "regtest", "--ip-rate", "1000000000"])
+        .args(["--ip-burst", "1000000000"])
+        .env_remove("FERRY_DATA_DIR")
+        .env_remove("FERRY_BACKEND")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // "relay listening on http://ADDR (open to anyone; …)"
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let base = first
+        .strip_prefix("relay listening on ")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("relay did not print its address: {first:?}"))
+        .to_owned();
+    let bodies = txs
+        .iter()
+        .map(|tx| serde_json::json!({ "tx": tx.to_hex() }).to_string())
+        .collect();
+    drop(txs);
+    let rss_before_mib = proc_status_mib(&pid, "VmRSS:");
+    let (lat, total) = fire(&format!("{base}/v1/tx"), bodies, c, 202).await;
+    let mut round = figures(n, &lat, total, rss_before_mib);
+    round.rss_peak_mib = proc_status_mib(&pid, "VmHWM:");
+    let t = Instant::now();
+    while node
+        .get_json("/api/mempool/txids")
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+        < n
+    {
+        assert!(t.elapsed() < Duration::from_secs(120), "delivery stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    round
 }
