@@ -78,6 +78,19 @@ struct Round {
     p99_ms: f64,
     rss_before_mib: f64,
     rss_peak_mib: f64,
+    /// Seconds from the end of the load until the relay had delivered everything (negative
+    /// where there is no relay).
+    drain_s: f64,
+}
+
+impl Round {
+    fn drain(&self) -> String {
+        if self.drain_s < 0.0 {
+            String::new()
+        } else {
+            format!(", all delivered {:.2} s after the load", self.drain_s)
+        }
+    }
 }
 
 fn main() {
@@ -116,8 +129,8 @@ fn main() {
             .unwrap();
         let r = rt.block_on(run(n, c, mode));
         println!(
-            "ROUND {} {} {} {} {}",
-            r.rate, r.p50_ms, r.p99_ms, r.rss_before_mib, r.rss_peak_mib
+            "ROUND {} {} {} {} {} {}",
+            r.rate, r.p50_ms, r.p99_ms, r.rss_before_mib, r.rss_peak_mib, r.drain_s
         );
         return;
     }
@@ -127,7 +140,7 @@ fn main() {
             let round = round_in_child(n, c, mode);
             println!(
                 "relay_load: round {}/{rounds}, {n} tx, {c} clients, {}: {:.0} accepts/s, \
-                 p50 {:.2} ms, p99 {:.2} ms, RSS {:.1} MiB before, peak {:.1} MiB",
+                 p50 {:.2} ms, p99 {:.2} ms, RSS {:.1} MiB before, peak {:.1} MiB{}",
                 r + 1,
                 mode.name(),
                 round.rate,
@@ -135,14 +148,20 @@ fn main() {
                 round.p99_ms,
                 round.rss_before_mib,
                 round.rss_peak_mib,
+                round.drain(),
             );
             results.entry(mode).or_default().push(round);
         }
     }
     println!("relay_load: summary over {rounds} round(s), {n} tx, {c} clients (median [min–max])");
     for (mode, rs) in &results {
+        let drained = if rs[0].drain_s < 0.0 {
+            String::new()
+        } else {
+            format!(", delivered {} s after", stats(rs, |r| r.drain_s, 2))
+        };
         println!(
-            "  {:<30} {} accepts/s, p50 {} ms, p99 {} ms, peak RSS {} MiB",
+            "  {:<30} {} accepts/s, p50 {} ms, p99 {} ms, peak RSS {} MiB{drained}",
             mode.name(),
             stats(rs, |r| r.rate, 0),
             stats(rs, |r| r.p50_ms, 2),
@@ -216,6 +235,7 @@ fn round_in_child(n: usize, c: usize, mode: Mode) -> Round {
         p99_ms: f[2],
         rss_before_mib: f[3],
         rss_peak_mib: f[4],
+        drain_s: f[5],
     }
 }
 
@@ -468,7 +488,7 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
     if let Some(f) = &perf {
         std::fs::write(f, "disable\n").unwrap();
     }
-    let round = figures(n, &lat, total, rss_before_mib);
+    let mut round = figures(n, &lat, total, rss_before_mib);
 
     if let Some((queue, stop, server)) = relay {
         release.send_replace(true);
@@ -483,14 +503,9 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
                 break;
             }
             assert!(t.elapsed() < Duration::from_secs(120), "delivery stalled");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if mode == Mode::Hold {
-            println!(
-                "relay_load: all {n} delivered to the devnet {:.2} s after the load",
-                t.elapsed().as_secs_f64()
-            );
-        }
+        round.drain_s = t.elapsed().as_secs_f64();
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     }
@@ -507,6 +522,7 @@ fn figures(n: usize, lat: &[Duration], total: Duration, rss_before_mib: f64) -> 
         p99_ms: p(0.99).as_secs_f64() * 1e3,
         rss_before_mib,
         rss_peak_mib: status_mib("VmHWM:").max(status_mib("VmRSS:")),
+        drain_s: -1.0,
     }
 }
 
@@ -557,8 +573,9 @@ async fn run_proc(node: &Node, txs: Vec<Transaction>, c: usize, dir: &std::path:
         < n
     {
         assert!(t.elapsed() < Duration::from_secs(120), "delivery stalled");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    round.drain_s = t.elapsed().as_secs_f64();
     child.kill().unwrap();
     child.wait().unwrap();
     round
