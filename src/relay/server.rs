@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,7 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     prevouts: Arc<PrevoutCache>,
     slots: Arc<Semaphore>,
+    submitting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -154,6 +155,7 @@ impl AppState {
         };
         AppState {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            submitting: Arc::new(AtomicUsize::new(0)),
             limiter: Arc::new(Mutex::new(RateLimiter::new(burst, rate))),
             config: Arc::new(config),
             backend,
@@ -165,6 +167,30 @@ impl AppState {
             wake: Arc::new(Notify::new()),
             prevouts: Arc::new(PrevoutCache::default()),
         }
+    }
+}
+
+impl AppState {
+    /// How many submissions are being checked or committed right now (the worker narrows
+    /// its broadcasts while there are any).
+    pub fn submissions_in_flight(&self) -> usize {
+        self.submitting.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a submission in flight until dropped (also when its request is cancelled).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -333,6 +359,7 @@ async fn submit(
     network: Option<&str>,
     who: String,
 ) -> Result<Record, AppError> {
+    let _submitting = InFlight::enter(&s.submitting);
     if let Some(n) = network
         && n != s.config.network.to_string()
     {
