@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 use super::auth::{ReplayCache, RequestInfo, verify_header};
 use super::error::AppError;
 use super::limits::RateLimiter;
-use super::queue::{Queue, Status};
+use super::queue::{Queue, Record};
 use super::receipt::Receipt;
 use super::validate::{PrevoutCache, check_contextual, decode};
 use super::worker::{WorkerConfig, run_worker};
@@ -127,6 +127,7 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     prevouts: Arc<PrevoutCache>,
     slots: Arc<Semaphore>,
+    submitting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -154,6 +155,7 @@ impl AppState {
         };
         AppState {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            submitting: Arc::new(AtomicUsize::new(0)),
             limiter: Arc::new(Mutex::new(RateLimiter::new(burst, rate))),
             config: Arc::new(config),
             backend,
@@ -165,6 +167,30 @@ impl AppState {
             wake: Arc::new(Notify::new()),
             prevouts: Arc::new(PrevoutCache::default()),
         }
+    }
+}
+
+impl AppState {
+    /// How many submissions are being checked or committed right now (the worker narrows
+    /// its broadcasts while there are any).
+    pub fn submissions_in_flight(&self) -> usize {
+        self.submitting.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a submission in flight until dropped (also when its request is cancelled).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -326,20 +352,14 @@ fn request_url(s: &AppState, req: &Request) -> String {
     }
 }
 
-/// What a submission came to.
-struct Accepted {
-    txid: String,
-    status: Status,
-    receipt: Receipt,
-}
-
-/// Runs the checks, commits to the queue, signs the receipt.
+/// Runs the checks and commits to the queue; returns the transaction's record.
 async fn submit(
     s: &AppState,
     hex_tx: &str,
     network: Option<&str>,
     who: String,
-) -> Result<Accepted, AppError> {
+) -> Result<Record, AppError> {
+    let _submitting = InFlight::enter(&s.submitting);
     if let Some(n) = network
         && n != s.config.network.to_string()
     {
@@ -350,47 +370,50 @@ async fn submit(
     }
     let tx = decode(hex_tx, s.config.max_tx_vbytes)?;
     let txid = tx.txid();
-    // A txid already queued is answered from its record: idempotent, and no second look at
-    // prevouts that its own confirmation may have spent.
-    let existing = s
+    // A txid already queued is answered from its record (idempotent), whatever the checks
+    // would say now (its own confirmation, a raised fee floor, a backend outage). The queue
+    // is asked only when the checks fail: a new transaction — nearly every submission —
+    // costs no read, and the writer's insert answers a duplicate that passes them.
+    if let Err(refused) =
+        check_contextual(&tx, &s.backend, &s.prevouts, s.config.min_fee_rate).await
+    {
+        let existing = s
+            .queue
+            .get(txid)
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        return match existing {
+            Some(r) => {
+                s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                Ok(r)
+            }
+            None => Err(refused),
+        };
+    }
+    let (record, inserted) = s
         .queue
-        .get(txid)
+        .submit(txid, tx.serialize(), who)
         .await
         .map_err(|e| AppError::internal(e.to_string()))?;
-    let record = match existing {
-        Some(r) => {
-            s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
-            r
-        }
-        None => {
-            check_contextual(&tx, &s.backend, &s.prevouts, s.config.min_fee_rate).await?;
-            let (r, inserted) = s
-                .queue
-                .submit(txid, tx.serialize(), who)
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))?;
-            if inserted {
-                s.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-                s.wake.notify_one();
-            } else {
-                s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
-            }
-            r
-        }
-    };
-    let txid = record.txid.to_string();
-    let receipt = Receipt::sign(
+    if inserted {
+        s.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        s.wake.notify_one();
+    } else {
+        s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(record)
+}
+
+/// Signs the receipt for `record` (only `/v1/tx` answers with one: a BIP-340 signature is
+/// a good part of an accept's CPU, not to be spent on `/api/tx`, which drops it).
+fn receipt(s: &AppState, record: &Record) -> Result<Receipt, AppError> {
+    Receipt::sign(
         s.identity.signing_key(),
-        &txid,
+        &record.txid.to_string(),
         record.status.as_str(),
         now_secs(),
     )
-    .map_err(|e| AppError::internal(e.to_string()))?;
-    Ok(Accepted {
-        txid,
-        status: record.status,
-        receipt,
-    })
+    .map_err(|e| AppError::internal(e.to_string()))
 }
 
 async fn read_body(s: &AppState, req: Request) -> Result<(Request<()>, Bytes), AppError> {
@@ -429,13 +452,13 @@ async fn post_v1_tx(State(s): State<AppState>, req: Request) -> Response {
         }
         let sub: Submit = serde_json::from_slice(&body)
             .map_err(|e| AppError::malformed(format!("body is not {{\"tx\":HEX}}: {e}")))?;
-        let a = submit(&s, &sub.tx, sub.network.as_deref(), who).await?;
+        let record = submit(&s, &sub.tx, sub.network.as_deref(), who).await?;
         Ok((
             StatusCode::ACCEPTED,
             axum::Json(serde_json::json!({
-                "txid": a.txid,
-                "status": a.status.as_str(),
-                "receipt": a.receipt,
+                "txid": record.txid.to_string(),
+                "status": record.status.as_str(),
+                "receipt": receipt(&s, &record)?,
             })),
         )
             .into_response())
@@ -450,8 +473,8 @@ async fn post_api_tx(State(s): State<AppState>, req: Request) -> Response {
         let who = authorize(&s, &parts.map(|()| axum::body::Body::empty()), &body)?;
         let text =
             std::str::from_utf8(&body).map_err(|_| AppError::malformed("body is not hex text"))?;
-        let a = submit(&s, text, None, who).await?;
-        Ok((StatusCode::OK, a.txid).into_response())
+        let record = submit(&s, text, None, who).await?;
+        Ok((StatusCode::OK, record.txid.to_string()).into_response())
     }
     .await;
     // Esplora answers errors as text; keep the status, send the message as text.

@@ -28,6 +28,10 @@ pub struct WorkerConfig {
     pub expiry: Duration,
     /// How many records are handled at once.
     pub parallel: usize,
+    /// How many while submissions are in flight: accepting comes first, so a burst is
+    /// accepted faster and then delivered at full width (`cargo bench --bench relay_load`,
+    /// `docs/relay-protocol.md`, Performance).
+    pub parallel_while_accepting: usize,
 }
 
 impl Default for WorkerConfig {
@@ -39,6 +43,7 @@ impl Default for WorkerConfig {
             confirm_poll: Duration::from_secs(30),
             expiry: Duration::from_secs(14 * 24 * 3600),
             parallel: 32,
+            parallel_while_accepting: 4,
         }
     }
 }
@@ -62,9 +67,16 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         };
         let busy = !due.is_empty();
+        let width = || {
+            if state.submissions_in_flight() > 0 {
+                cfg.parallel_while_accepting.max(1)
+            } else {
+                cfg.parallel.max(1)
+            }
+        };
         let mut set = tokio::task::JoinSet::new();
         for rec in due {
-            while set.len() >= cfg.parallel.max(1) {
+            while set.len() >= width() {
                 let _ = set.join_next().await;
             }
             let st = state.clone();

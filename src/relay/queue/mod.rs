@@ -12,6 +12,11 @@
 //! While one batch is being synced, the next one accumulates, so throughput grows with
 //! concurrency instead of dying on fsync. Reads use a separate connection (WAL readers do
 //! not block the writer).
+//!
+//! Checkpoints (copying the WAL back into the database file) are not the writer's job: its
+//! connection has `wal_autocheckpoint=0`, and a checkpointer thread with its own connection
+//! runs PASSIVE checkpoints after commits, at most every 250 ms, so no
+//! commit — and no caller waiting on it — pays for one (docs/adr/0006-relay-queue-commit-path.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -20,6 +25,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::tx::Txid;
+
+mod writer;
 
 /// The most commands the writer applies in one SQLite transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -199,18 +206,30 @@ impl Queue {
         let write = Connection::open(path).map_err(|e| err(&e))?;
         write
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
+                 PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
             )
             .map_err(|e| err(&e))?;
         write.execute_batch(SCHEMA).map_err(|e| err(&e))?;
         let read = Connection::open(path).map_err(|e| err(&e))?;
         read.execute_batch("PRAGMA busy_timeout=5000;")
             .map_err(|e| err(&e))?;
+        // A checkpoint fsyncs the database file before the WAL may be reused: FULL here too.
+        let checkpoint = Connection::open(path).map_err(|e| err(&e))?;
+        checkpoint
+            .execute_batch("PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+            .map_err(|e| err(&e))?;
         let (tx, rx) = mpsc::channel();
+        let (kick, kicked) = mpsc::sync_channel(1);
+        let p = path.display().to_string();
+        std::thread::Builder::new()
+            .name("relay-queue-ckpt".into())
+            .spawn(move || writer::checkpointer(&checkpoint, &kicked, &p))
+            .map_err(|e| err(&e))?;
         let p = path.display().to_string();
         std::thread::Builder::new()
             .name("relay-queue-writer".into())
-            .spawn(move || writer(write, &rx, &p))
+            .spawn(move || writer::writer(write, &rx, &kick, &p))
             .map_err(|e| err(&e))?;
         Ok(Queue {
             tx,
@@ -373,148 +392,4 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record, QueueError>> {
             next_attempt_at: r.get(9).map_err(|e| QueueError::Corrupt(e.to_string()))?,
         })
     })())
-}
-
-enum Reply {
-    Submit(
-        oneshot::Sender<Result<(Record, bool), QueueError>>,
-        Result<(Record, bool), QueueError>,
-    ),
-    Attempt(
-        oneshot::Sender<Result<(), QueueError>>,
-        Result<(), QueueError>,
-    ),
-}
-
-/// The single writer: batches whatever is waiting into one SQLite transaction.
-fn writer(mut conn: Connection, rx: &mpsc::Receiver<Cmd>, path: &str) {
-    let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
-                Err(_) => break,
-            }
-        }
-        let mut replies = Vec::with_capacity(batch.len());
-        let committed = (|| {
-            let tx = conn.transaction()?;
-            for cmd in batch {
-                replies.push(apply(&tx, cmd, path));
-            }
-            tx.commit()
-        })();
-        // Nobody hears "ok" before the commit; if it failed, everyone hears the error.
-        let failed = committed.map_err(sql_err).err();
-        for reply in replies {
-            match reply {
-                Reply::Submit(ch, r) => {
-                    let _ = ch.send(match &failed {
-                        Some(e) => Err(e.clone()),
-                        None => r,
-                    });
-                }
-                Reply::Attempt(ch, r) => {
-                    let _ = ch.send(match &failed {
-                        Some(e) => Err(e.clone()),
-                        None => r,
-                    });
-                }
-            }
-        }
-    }
-}
-
-fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
-    let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    match cmd {
-        Cmd::Submit {
-            txid,
-            raw,
-            submitted_by,
-            now,
-            reply,
-        } => {
-            let r = (|| {
-                let id = txid.to_string();
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO txs (txid, raw, status, attempts, submitted_by, \
-                         created_at, updated_at, next_attempt_at) \
-                         VALUES (?1, ?2, 'queued', 0, ?3, ?4, ?4, ?4)",
-                    )
-                    .and_then(|mut st| st.execute(params![id, raw, submitted_by, now]))
-                    .map_err(sql_err)?
-                    == 1;
-                if inserted {
-                    // The row is exactly what was just written: no need to read it back.
-                    return Ok((
-                        Record {
-                            txid,
-                            raw,
-                            status: Status::Queued,
-                            attempts: 0,
-                            last_error: None,
-                            backend_txid: None,
-                            submitted_by,
-                            created_at: now,
-                            updated_at: now,
-                            next_attempt_at: now,
-                        },
-                        true,
-                    ));
-                }
-                let record = tx
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))
-                    .and_then(|mut st| st.query_row([id], row))
-                    .map_err(sql_err)??;
-                Ok((record, inserted))
-            })();
-            Reply::Submit(reply, r)
-        }
-        Cmd::Attempt {
-            txid,
-            attempt,
-            now,
-            reply,
-        } => {
-            let id = txid.to_string();
-            let r = tx
-                .prepare_cached(
-                    "UPDATE txs SET status=?2, attempts=attempts+?3, \
-                     last_error=COALESCE(?4, last_error), \
-                     backend_txid=COALESCE(?5, backend_txid), updated_at=?6, next_attempt_at=?7 \
-                     WHERE txid=?1",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        id,
-                        attempt.status.as_str(),
-                        i64::from(attempt.broadcast),
-                        attempt.error,
-                        attempt.backend_txid,
-                        now,
-                        attempt.next_attempt_at
-                    ])
-                })
-                .and_then(|_| {
-                    tx.prepare_cached(
-                        "INSERT INTO attempts (txid, at, status, error) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .and_then(|mut st| {
-                        st.execute(params![id, now, attempt.status.as_str(), attempt.error])
-                    })
-                })
-                .map(|_| ())
-                .map_err(sql_err);
-            Reply::Attempt(reply, r)
-        }
-    }
 }
