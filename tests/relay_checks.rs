@@ -5,93 +5,30 @@
 #![allow(clippy::unwrap_used)]
 
 mod common_devnet;
+mod common_relay;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use common_devnet::{Key, KeyType, Node};
-use ferry::chain::esplora::EsploraBackend;
-use ferry::chain::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo};
+use common_relay::{Relay, test_config};
 use ferry::identity::IdentityKey;
-use ferry::network::Network;
-use ferry::relay::queue::Queue;
-use ferry::relay::{AppState, AuthMode, RelayConfig};
-use ferry::script::ScriptBuf;
-use ferry::tx::{OutPoint, Transaction, TxOut, Txid};
-use ferry::units::{Amount, FeeRate};
+use ferry::relay::AuthMode;
+use ferry::tx::{OutPoint, Transaction, TxOut};
+use ferry::units::Amount;
 use serde_json::Value;
 
-/// An Esplora backend that counts transaction lookups and can refuse them.
-struct Lookups {
-    inner: EsploraBackend,
-    count: AtomicUsize,
-    down: AtomicBool,
-}
-
-impl ChainBackend for Lookups {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn tip_height(&self) -> BoxFuture<'_, Result<u32, ChainError>> {
-        self.inner.tip_height()
-    }
-    fn script_utxos<'a>(
-        &'a self,
-        s: &'a ScriptBuf,
-    ) -> BoxFuture<'a, Result<Vec<Utxo>, ChainError>> {
-        self.inner.script_utxos(s)
-    }
-    fn script_history<'a>(
-        &'a self,
-        s: &'a ScriptBuf,
-    ) -> BoxFuture<'a, Result<Vec<HistoryTx>, ChainError>> {
-        self.inner.script_history(s)
-    }
-    fn transaction(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Transaction>, ChainError>> {
-        Box::pin(async move {
-            self.count.fetch_add(1, Ordering::SeqCst);
-            if self.down.load(Ordering::SeqCst) {
-                return Err(ChainError::Unreachable {
-                    url: "test".into(),
-                    reason: "lookups switched off by the test".into(),
-                });
-            }
-            self.inner.transaction(txid).await
-        })
-    }
-    fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>> {
-        self.inner.tx_status(txid)
-    }
-    fn fee_estimates(&self) -> BoxFuture<'_, Result<BTreeMap<u16, FeeRate>, ChainError>> {
-        self.inner.fee_estimates()
-    }
-    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>> {
-        self.inner.broadcast(tx)
-    }
-}
-
-/// A relay (open mode) in front of `node`; returns its `/v1/tx` URL and its backend.
-async fn relay(node: &Node, dir: &std::path::Path) -> (String, Arc<Lookups>) {
-    let mut config = RelayConfig::new(Network::Regtest, AuthMode::Open);
-    config.ip_rate = (100_000, 100_000);
-    let backend = Arc::new(Lookups {
-        inner: EsploraBackend::new(&format!("{}/api", node.base)).unwrap(),
-        count: AtomicUsize::new(0),
-        down: AtomicBool::new(false),
-    });
-    let queue = Queue::open(&dir.join("relay/queue.sqlite")).unwrap();
-    let state = AppState::new(
-        config,
-        backend.clone(),
-        queue,
+/// A relay (open mode) in front of `node`, whose backend counts transaction lookups.
+async fn relay(node: &Node, dir: &std::path::Path) -> Relay {
+    Relay::start(
+        dir,
+        &node.base,
+        test_config(AuthMode::Open),
         IdentityKey::generate().unwrap(),
-        [],
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/tx", listener.local_addr().unwrap());
-    tokio::spawn(ferry::relay::run(state, listener, std::future::pending()));
-    (url, backend)
+        Vec::new(),
+        false,
+    )
+    .await
 }
 
 /// `n` signed one-input spends of one mined fan-out transaction.
@@ -138,7 +75,8 @@ async fn concurrent_children_of_one_parent_fetch_it_once() {
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
     let txs = children(&node, &Key::new(41), N).await;
-    let (url, backend) = relay(&node, dir.path()).await;
+    let relay = relay(&node, dir.path()).await;
+    let (url, backend) = (format!("{}/v1/tx", relay.base), Arc::clone(&relay.backend));
     let http = reqwest::Client::new();
     let mut set = tokio::task::JoinSet::new();
     for tx in txs.clone() {
@@ -154,7 +92,7 @@ async fn concurrent_children_of_one_parent_fetch_it_once() {
     }
     assert_eq!(accepted, N);
     assert_eq!(
-        backend.count.load(Ordering::SeqCst),
+        backend.lookups.load(Ordering::SeqCst),
         1,
         "one parent, one lookup"
     );
@@ -167,7 +105,8 @@ async fn duplicate_answered_from_its_record_when_the_checks_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let first = children(&node, &Key::new(43), 2).await;
     let other = children(&node, &Key::new(44), 1).await;
-    let (url, backend) = relay(&node, dir.path()).await;
+    let relay = relay(&node, dir.path()).await;
+    let (url, backend) = (format!("{}/v1/tx", relay.base), Arc::clone(&relay.backend));
     let http = reqwest::Client::new();
     let (s, v) = post(&http, &url, &first[0]).await;
     assert_eq!(
@@ -177,7 +116,7 @@ async fn duplicate_answered_from_its_record_when_the_checks_cannot_run() {
 
     // Lookups fail from now on: a duplicate still gets its record (and a fresh receipt), a
     // sibling whose parent is cached is still checked, a transaction needing a lookup is not.
-    backend.down.store(true, Ordering::SeqCst);
+    backend.lookups_down.store(true, Ordering::SeqCst);
     let (s, v) = post(&http, &url, &first[0]).await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["txid"], first[0].txid().to_string());

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferry::chain::esplora::EsploraBackend;
@@ -20,10 +20,13 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// An Esplora backend whose broadcast and status calls fail while `down` is set (the
-/// relay still reads prevouts, so it can accept while it cannot deliver).
+/// relay still reads prevouts, so it can accept while it cannot deliver), and which counts
+/// transaction lookups (refusing them while `lookups_down` is set).
 pub struct Switch {
     pub inner: EsploraBackend,
     pub down: AtomicBool,
+    pub lookups: AtomicUsize,
+    pub lookups_down: AtomicBool,
 }
 
 impl Switch {
@@ -59,7 +62,16 @@ impl ChainBackend for Switch {
         self.inner.script_history(s)
     }
     fn transaction(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Transaction>, ChainError>> {
-        self.inner.transaction(txid)
+        Box::pin(async move {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            if self.lookups_down.load(Ordering::SeqCst) {
+                return Err(ChainError::Unreachable {
+                    url: "test".into(),
+                    reason: "lookups switched off by the test".into(),
+                });
+            }
+            self.inner.transaction(txid).await
+        })
     }
     fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>> {
         Box::pin(async move {
@@ -115,6 +127,8 @@ impl Relay {
         let backend = Arc::new(Switch {
             inner: EsploraBackend::new(&format!("{devnet_base}/api")).unwrap(),
             down: AtomicBool::new(down),
+            lookups: AtomicUsize::new(0),
+            lookups_down: AtomicBool::new(false),
         });
         let queue = Queue::open(&data_dir.join("relay/queue.sqlite")).unwrap();
         let key = identity.x_only_public_key();
