@@ -304,16 +304,7 @@ pub fn broadcast(p: &mut Planner) {
         vec![],
         |c| {
             Box::pin(async move {
-                let ghost = (
-                    OutPoint {
-                        txid: Txid::from_byte_array([0x43; 32]),
-                        vout: 1,
-                    },
-                    TxOut {
-                        value: Amount::from_sat(100_000),
-                        script_pubkey: c.w.alice.script(KeyType::P2wpkh),
-                    },
-                );
+                let ghost = ghost(c.w.alice.script(KeyType::P2wpkh), 0x43, 1);
                 c.submit(&c.spec(vec![ghost], vec![], Fee::rate(2000)).build())
                     .await
             })
@@ -349,16 +340,7 @@ pub fn coins(p: &mut Planner) {
     );
     p.case("spend of an output that never existed", vec![], |c| {
         Box::pin(async move {
-            let ghost = (
-                OutPoint {
-                    txid: Txid::from_byte_array([0x42; 32]),
-                    vout: 0,
-                },
-                TxOut {
-                    value: Amount::from_sat(100_000),
-                    script_pubkey: c.w.alice.script(KeyType::P2wpkh),
-                },
-            );
+            let ghost = ghost(c.w.alice.script(KeyType::P2wpkh), 0x42, 0);
             c.probe(&c.spec(vec![ghost], vec![], Fee::rate(2000)).build())
                 .await
         })
@@ -413,4 +395,18 @@ pub fn chains(p: &mut Planner) {
             rows
         })
     });
+}
+
+/// A coin whose transaction never existed (a made-up txid), paying 100,000 sat.
+fn ghost(script_pubkey: ScriptBuf, fill: u8, vout: u32) -> (OutPoint, TxOut) {
+    (
+        OutPoint {
+            txid: Txid::from_byte_array([fill; 32]),
+            vout,
+        },
+        TxOut {
+            value: Amount::from_sat(100_000),
+            script_pubkey,
+        },
+    )
 }
