@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let out = cli::Output::new(args.json);
+    init_logging(&args);
     let result = if cli::needs_runtime(&args) {
         // Only main.rs starts a runtime, and only for the commands that need one.
         tokio::runtime::Builder::new_multi_thread()
@@ -29,6 +30,34 @@ fn main() -> ExitCode {
             err.kind.exit_code()
         }
     }
+}
+
+/// Sends ferry's log lines (relay deliveries and refusals, devnet events) to stderr, never
+/// stdout, which carries the command's output. `-q` keeps errors only, `-v`/`-vv`/`-vvv`
+/// raise the level; `FERRY_LOG` (tracing's filter syntax, e.g. `ferry=debug`) overrides.
+/// Log lines carry txids and reasons, never keys, mnemonics or passwords.
+fn init_logging(args: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let level = if args.quiet {
+        "error"
+    } else {
+        match (args.verbose, cli::is_service(args)) {
+            (0, false) => "warn",
+            (0, true) | (1, _) => "info",
+            (2, _) => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = std::env::var("FERRY_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("ferry={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// Reports a command-line parsing error. Help and version go to stdout with exit 0; a bad

@@ -253,6 +253,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Returns true for the long-running servers (the devnet, a relay), which log what they do
+/// at `info` by default; other commands log only warnings unless asked (`-v`).
+pub fn is_service(cli: &Cli) -> bool {
+    matches!(
+        cli.command,
+        Command::Devnet(_) | Command::Relay(relay::RelayCommand::Serve(_))
+    )
+}
+
 /// Returns true if the command needs the tokio runtime main.rs starts for it.
 pub fn needs_runtime(cli: &Cli) -> bool {
     matches!(
