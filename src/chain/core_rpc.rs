@@ -490,6 +490,7 @@ impl ChainBackend for CoreRpcBackend {
 
             let mut txs: Vec<HistoryTx> = confirmed.into_values().collect();
             let mempool_scanned = mempool.is_some();
+            let mut spent_in_mempool = Vec::new();
             match mempool {
                 Some(mempool) => {
                     let spent: HashSet<OutPoint> = mempool
@@ -526,7 +527,11 @@ impl ChainBackend for CoreRpcBackend {
                             touching.push(tx.clone());
                         }
                     }
-                    utxos.retain(|u| !spent.contains(&u.utxo.outpoint));
+                    let (gone, kept) = utxos
+                        .into_iter()
+                        .partition(|u| spent.contains(&u.utxo.outpoint));
+                    spent_in_mempool = gone;
+                    utxos = kept;
                     txs.extend(touching.into_iter().map(|tx| HistoryTx {
                         tx,
                         height: None,
@@ -550,7 +555,9 @@ impl ChainBackend for CoreRpcBackend {
                     for (u, answer) in utxos.into_iter().zip(answers) {
                         let v = answer
                             .map_err(|e| self.protocol(format!("gettxout: {}", e.message)))?;
-                        if !v.is_null() {
+                        if v.is_null() {
+                            spent_in_mempool.push(u);
+                        } else {
                             unspent.push(u);
                         }
                     }
@@ -559,6 +566,7 @@ impl ChainBackend for CoreRpcBackend {
             }
             Ok(UtxoScan {
                 utxos,
+                spent_in_mempool,
                 txs,
                 requests,
                 mempool_scanned,

@@ -101,8 +101,11 @@ pub struct UtxoScan {
     /// Unspent outputs paying to the scripts, confirmed and (when the mempool was read)
     /// unconfirmed, minus those a mempool transaction spends.
     pub utxos: Vec<ScannedUtxo>,
-    /// The transactions that created them, and the mempool transactions touching the
-    /// scripts.
+    /// Coins of the scripts that a mempool transaction already spends: not spendable, but
+    /// their scripts are in use (a fee bump of that spend needs them).
+    pub spent_in_mempool: Vec<ScannedUtxo>,
+    /// The transactions that created the coins (spent in the mempool or not), and the
+    /// mempool transactions touching the scripts.
     pub txs: Vec<HistoryTx>,
     /// Requests made.
     pub requests: usize,

@@ -141,7 +141,15 @@ async fn sync_by_utxo_scan(
         let scan = backend.scan_utxos(&scripts).await?;
         requests += scan.requests;
         progress(scanned_to.iter().map(|n| *n as usize).sum());
-        for found in scan.utxos {
+        // Coins a mempool transaction spends count as use of their address (and the
+        // replacement of that spend needs to know them), but are not spendable.
+        let spendable = scan.utxos.len();
+        for (n, found) in scan
+            .utxos
+            .into_iter()
+            .chain(scan.spent_in_mempool)
+            .enumerate()
+        {
             let (slot, chain, index, out) =
                 batch
                     .get(found.script_index)
@@ -156,13 +164,15 @@ async fn sync_by_utxo_scan(
                 address: out.address.to_string(),
                 script_pubkey: out.script_pubkey.clone(),
             });
-            utxos.push(WalletUtxo {
-                outpoint: found.utxo.outpoint,
-                txout: found.txout,
-                chain: *chain,
-                index: *index,
-                height: found.utxo.height,
-            });
+            if n < spendable {
+                utxos.push(WalletUtxo {
+                    outpoint: found.utxo.outpoint,
+                    txout: found.txout,
+                    chain: *chain,
+                    index: *index,
+                    height: found.utxo.height,
+                });
+            }
         }
         // Each scan is a pass over the whole UTXO set (minutes on mainnet): when the gap
         // moves, at least double the range instead of creeping forward a gap at a time.

@@ -207,11 +207,18 @@ pub async fn pay_with_core(rpc: &Rpc, backend: &str) {
 
     // Two payments spending the same coin at the same fee rate: the node's preflight
     // refuses the second (BIP125: a replacement must pay more), nothing broadcast.
-    let w2 = w.clone();
+    let (w2, miner_addr) = (w.clone(), miner_addr.clone());
     let (first, second) = blocking(move || {
         let w = w2;
         let coins = w.ok(&["--json", "--wallet", "miner", "utxos"]);
-        let c = &coins[0];
+        // A change coin, alone on its address: once the first spend is in the mempool,
+        // only the mempool tells the wallet that address is in use (the bump needs it).
+        let c = coins
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] != miner_addr.as_str())
+            .unwrap();
         let coin = format!("{}:{}", c["txid"].as_str().unwrap(), c["vout"]);
         let to = w.address("burn");
         let a = w.send(
