@@ -115,6 +115,37 @@ async fn reads_what_a_node_says_and_never_shows_the_password() {
         }
     );
 
+    // Another client's UTXO-set scan is running: ferry waits for it, then scans.
+    let scans = Arc::new(AtomicUsize::new(0));
+    let n = Arc::clone(&scans);
+    let busy = axum::Router::new().route(
+        "/",
+        post(move |body: String| {
+            let n = Arc::clone(&n);
+            async move {
+                let req: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let id = req["id"].clone();
+                let answer = match req["method"].as_str().unwrap() {
+                    "scantxoutset" if n.fetch_add(1, Ordering::SeqCst) == 0 => json!({"id": id,
+                        "result": null, "error": {"code": -8,
+                        "message": "Scan already in progress, use action \"abort\" or \"status\""}}),
+                    "scantxoutset" => json!({"id": id, "error": null,
+                        "result": {"success": true, "unspents": [], "total_amount": 0}}),
+                    "getrawmempool" => json!({"id": id, "error": null, "result": []}),
+                    m => panic!("unexpected {m}"),
+                };
+                axum::Json(answer)
+            }
+        }),
+    );
+    let port = serve(busy).await;
+    let core = CoreRpcBackend::new(&format!("core+http://u:p@127.0.0.1:{port}")).unwrap();
+    let spk =
+        ferry::script::ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
+    let scan = core.scan_utxos(std::slice::from_ref(&spk)).await.unwrap();
+    assert!(scan.utxos.is_empty() && scan.mempool_scanned);
+    assert_eq!(scans.load(Ordering::SeqCst), 2);
+
     // A cookie file that is not there: the path is named, the node is "unreachable".
     let core = CoreRpcBackend::new("core+http://127.0.0.1:1?cookie=/nonexistent/.cookie").unwrap();
     let e = core.tip_height().await.unwrap_err().to_string();

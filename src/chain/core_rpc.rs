@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
@@ -31,6 +32,13 @@ use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 const RPC_INVALID_ADDRESS_OR_KEY: i64 = -5;
 /// Core's `RPC_IN_WARMUP`: the node is starting; ask again.
 const RPC_IN_WARMUP: i64 = -28;
+/// Core's `RPC_INVALID_PARAMETER`, which `scantxoutset` also answers while another scan runs.
+const RPC_INVALID_PARAMETER: i64 = -8;
+/// A UTXO-set scan reads the whole chainstate: minutes on mainnet, not the usual 30 s.
+const SCAN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long to wait between asks while another client's scan runs, and how many times.
+const SCAN_WAIT: Duration = Duration::from_secs(2);
+const SCAN_WAITS: u32 = 300;
 /// How many times a warming-up node is asked again.
 const WARMUP_RETRIES: u32 = 8;
 /// Mempools larger than this are not read transaction by transaction; confirmed coins are
@@ -150,17 +158,22 @@ impl CoreRpcBackend {
 
     /// Posts a JSON-RPC body and returns the parsed answer, asking again while the node
     /// warms up.
-    async fn post(&self, body: &Value) -> Result<Value, ChainError> {
+    async fn post(&self, body: &Value, timeout: Option<Duration>) -> Result<Value, ChainError> {
         let mut attempt = 0;
         loop {
             let (user, password) = self.credentials()?;
             let resp = http::send_retrying(
                 &self.url,
                 || {
-                    self.client
+                    let req = self
+                        .client
                         .post(&self.url)
                         .basic_auth(&user, Some(&password))
-                        .json(body)
+                        .json(body);
+                    match timeout {
+                        Some(t) => req.timeout(t),
+                        None => req,
+                    }
                 },
                 // 500 carries RPC errors in the 1.0 style: read, not retried.
                 |s| {
@@ -216,7 +229,7 @@ impl CoreRpcBackend {
     ) -> Result<Result<Value, RpcError>, ChainError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let answer = self.post(&body).await?;
+        let answer = self.post(&body, None).await?;
         self.outcome(method, &answer)
     }
 
@@ -250,7 +263,7 @@ impl CoreRpcBackend {
                 .enumerate()
                 .map(|(i, p)| json!({"jsonrpc": "2.0", "id": first + i as u64, "method": method, "params": p}))
                 .collect();
-            let answer = self.post(&Value::Array(body)).await?;
+            let answer = self.post(&Value::Array(body), None).await?;
             let Value::Array(items) = answer else {
                 // A node refusing the whole batch answers one error object.
                 return match self.outcome(method, &answer)? {
@@ -304,6 +317,37 @@ impl CoreRpcBackend {
             return Err(self.protocol(format!("asked for transaction {txid}, got {}", tx.txid())));
         }
         Ok(tx)
+    }
+
+    /// `scantxoutset start`: one pass over the UTXO set, which takes minutes on mainnet, so
+    /// it gets its own long timeout; a scan another client started is waited for (Core
+    /// runs one at a time).
+    async fn scantxoutset(&self, descs: Vec<String>) -> Result<ScanResult, ChainError> {
+        let mut waits = 0;
+        loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": "scantxoutset", "params": ["start", &descs]});
+            let answer = self.post(&body, Some(SCAN_TIMEOUT)).await?;
+            match self.outcome("scantxoutset", &answer)? {
+                Ok(v) => {
+                    return serde_json::from_value(v)
+                        .map_err(|e| self.protocol(format!("scantxoutset: {e}")));
+                }
+                Err(e)
+                    if e.code == RPC_INVALID_PARAMETER
+                        && e.message.contains("in progress")
+                        && waits < SCAN_WAITS =>
+                {
+                    waits += 1;
+                    tokio::time::sleep(SCAN_WAIT).await;
+                }
+                Err(e) => {
+                    return Err(
+                        self.protocol(format!("scantxoutset: {} (code {})", e.message, e.code))
+                    );
+                }
+            }
+        }
     }
 
     /// The mempool's transactions, or `None` when it is too large to read.
@@ -398,9 +442,7 @@ impl ChainBackend for CoreRpcBackend {
                 .iter()
                 .map(|s| format!("raw({})", s.to_hex()))
                 .collect();
-            let scan: ScanResult = self
-                .call_ok("scantxoutset", json!(["start", descs]))
-                .await?;
+            let scan = self.scantxoutset(descs).await?;
             let mut requests = 1;
             let mempool = self.mempool_txs().await?;
             requests += 1 + mempool.as_ref().map_or(0, |m| m.len().div_ceil(BATCH));
