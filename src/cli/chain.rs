@@ -50,6 +50,13 @@ pub async fn sync_wallet(
     };
     // A progress line on a terminal only; never on stdout.
     let show = std::io::stderr().is_terminal() && !ctx.json;
+    if show && backend.discovery() == ferry::chain::Discovery::UtxoScan {
+        // Each pass reads the node's whole UTXO set: say so before the wait.
+        eprintln!(
+            "scanning the UTXO set of {} (a few minutes on mainnet)…",
+            backend.describe()
+        );
+    }
     let result = sync::sync(Arc::clone(backend), &wallet.account, options, |n| {
         if show {
             eprint!(
