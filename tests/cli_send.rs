@@ -155,6 +155,22 @@ async fn every_type_pays_every_type_exact_to_the_sat() {
                 "{}",
                 names2[i]
             );
+            // The full history (Esplora): the faucet's payment, the wallet's own payment
+            // (net: minus amount and fee), the previous wallet's payment.
+            let history = env.ok(&["--json", "--wallet", &names2[i], "history"]);
+            let net = |txid: &str| {
+                history
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|h| h["txid"] == txid)
+                    .unwrap_or_else(|| panic!("{txid} missing from {history}"))["net_sat"]
+                    .as_i64()
+                    .unwrap()
+            };
+            assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+            assert_eq!(net(&sends[i].2), -((sent + fee) as i64));
+            assert_eq!(net(&sends[(i + n - 1) % n].2), received as i64);
         }
         // Send-max leaves zero, and the recipient gets everything minus the fee.
         let to = env.address(&names2[0]);

@@ -38,8 +38,10 @@ struct HistoryRow {
     height: Option<u32>,
     confirmations: u32,
     received_sat: u64,
-    sent_sat: u64,
-    net_sat: i64,
+    /// `None` when the backend cannot show what the transaction spent (a UTXO scan does
+    /// not see spent coins): better no number than a wrong one.
+    sent_sat: Option<u64>,
+    net_sat: Option<i64>,
     fee_sat: Option<u64>,
 }
 
@@ -122,6 +124,7 @@ pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
             }
         }
     }
+    let known: HashSet<_> = r.txs.iter().map(|t| t.tx.txid()).collect();
     let mut rows: Vec<HistoryRow> = r
         .txs
         .iter()
@@ -138,14 +141,24 @@ pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
                 .iter()
                 .filter_map(|i| our_outputs.get(&(i.previous_output.txid, i.previous_output.vout)))
                 .sum();
+            // With a partial history an input whose transaction is unknown may be ours.
+            let sent = (r.history_complete
+                || t.tx.is_coinbase()
+                || t.tx
+                    .input
+                    .iter()
+                    .all(|i| known.contains(&i.previous_output.txid)))
+            .then_some(sent);
             HistoryRow {
                 txid: t.tx.txid().to_string(),
                 height: t.height,
                 confirmations: confirmations(r.tip_height, t.height),
                 received_sat: received,
                 sent_sat: sent,
-                net_sat: i64::try_from(received).unwrap_or(i64::MAX)
-                    - i64::try_from(sent).unwrap_or(i64::MAX),
+                net_sat: sent.map(|sent| {
+                    i64::try_from(received).unwrap_or(i64::MAX)
+                        - i64::try_from(sent).unwrap_or(i64::MAX)
+                }),
                 fee_sat: t.fee.map(|f| f.to_sat()),
             }
         })
@@ -160,7 +173,13 @@ pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
                 let when = h
                     .height
                     .map_or_else(|| "unconfirmed".to_owned(), |x| format!("block {x}"));
-                format!("{}  {:>+13} sat  {when}", h.txid, h.net_sat)
+                match h.net_sat {
+                    Some(net) => format!("{}  {net:>+13} sat  {when}", h.txid),
+                    None => format!(
+                        "{}  received {} sat, spent: not visible to this backend  {when}",
+                        h.txid, h.received_sat
+                    ),
+                }
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -76,6 +76,10 @@ pub struct SyncResult {
     pub scanned: usize,
     /// Requests made to the backend.
     pub requests: usize,
+    /// Whether `txs` is the whole history (history discovery), or only the transactions
+    /// behind the unspent coins and the mempool's (a UTXO scan): then what a transaction
+    /// spent of the wallet's may be unknown.
+    pub history_complete: bool,
 }
 
 /// Syncs `account` against `backend`; `progress` is called with the number of addresses
@@ -202,6 +206,7 @@ async fn sync_by_utxo_scan(
         used: used.into_values().collect(),
         scanned: scanned_to.iter().map(|n| *n as usize).sum(),
         requests,
+        history_complete: false,
     })
 }
 
@@ -281,6 +286,7 @@ async fn sync_by_history(
         used: found.into_iter().map(|(u, _)| u).collect(),
         scanned,
         requests,
+        history_complete: true,
     })
 }
 

@@ -146,7 +146,11 @@ pub async fn pay_with_core(rpc: &Rpc, backend: &str) {
         for (i, name) in names2.iter().enumerate() {
             let to = w.address(&names2[(i + 1) % names2.len()]);
             let r = w.send(name, &to, 200_000, &["--fee-rate", "2.5"]);
-            fees.push((fees_and_amounts[i].0, r["fee_sat"].as_u64().unwrap()));
+            fees.push((
+                fees_and_amounts[i].0,
+                r["fee_sat"].as_u64().unwrap(),
+                r["txid"].as_str().unwrap().to_owned(),
+            ));
         }
         fees
     })
@@ -154,9 +158,24 @@ pub async fn pay_with_core(rpc: &Rpc, backend: &str) {
     rpc.mine(1, &burn_addr).await;
     let (w2, names2) = (w.clone(), names.clone());
     blocking(move || {
-        for (name, (amount, fee)) in names2.iter().zip(&fees) {
+        for (name, (amount, fee, txid)) in names2.iter().zip(&fees) {
             // Received 200,000 from the previous wallet, sent 200,000 plus the fee.
             assert_eq!(w2.balance(name), (amount - fee, 0), "{name}");
+            // History through a UTXO scan: the wallet's own payment is there with its
+            // change, but what it spent (a coin now gone from the UTXO set) is not
+            // visible, so no number is made up for it.
+            let history = w2.ok(&["--json", "--wallet", name, "history"]);
+            let own = history
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["txid"] == txid.as_str())
+                .unwrap_or_else(|| panic!("{name}: {txid} missing from {history}"));
+            assert!(own["received_sat"].as_u64().unwrap() > 0, "{own}");
+            assert!(
+                own["sent_sat"].is_null() && own["net_sat"].is_null(),
+                "{own}"
+            );
         }
     })
     .await;
