@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common_devnet::{Key, KeyType, Node};
+use common_devnet::{Key, Node};
 
 use ferry::chain::esplora::EsploraBackend;
 use ferry::chain::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo};
@@ -43,11 +43,8 @@ use ferry::network::Network;
 use ferry::relay::queue::{Queue, Status};
 use ferry::relay::{AppState, AuthMode, RelayConfig};
 use ferry::script::ScriptBuf;
-use ferry::tx::{OutPoint, Transaction, TxOut, Txid};
-use ferry::units::{Amount, FeeRate};
-
-/// Outputs per fan-out transaction (a standard transaction stays under 100 kvB).
-const FAN: usize = 2500;
+use ferry::tx::{Transaction, Txid};
+use ferry::units::FeeRate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Mode {
@@ -313,52 +310,6 @@ impl ChainBackend for Held {
     }
 }
 
-/// Funds `n` coins on a fresh devnet (fan-outs of at most [`FAN`] outputs, mined) and
-/// returns `n` signed one-input transactions spending them.
-async fn presigned(node: &Node, n: usize) -> Vec<Transaction> {
-    let key = Key::new(9);
-    let script = key.script(KeyType::P2wpkh);
-    let chunks: Vec<usize> = (0..n.div_ceil(FAN)).map(|i| FAN.min(n - i * FAN)).collect();
-    let amounts: Vec<u64> = chunks
-        .iter()
-        .map(|k| 20_300 * *k as u64 + 100_000)
-        .collect();
-    let bigs = node.fund(&key, KeyType::P2wpkh, &amounts).await;
-    let mut coins = Vec::with_capacity(n);
-    for (big, k) in bigs.iter().zip(&chunks) {
-        let fan = key.spend(
-            std::slice::from_ref(big),
-            &vec![(script.clone(), 20_000); *k],
-            0xffff_fffd,
-        );
-        node.post_tx(&fan).await.unwrap();
-        coins.extend((0..*k).map(|i| {
-            (
-                OutPoint {
-                    txid: fan.txid(),
-                    vout: u32::try_from(i).unwrap(),
-                },
-                TxOut {
-                    value: Amount::from_sat(20_000),
-                    script_pubkey: script.clone(),
-                },
-            )
-        }));
-    }
-    node.mine(1, None).await;
-    let dest = Key::new(10).script(KeyType::P2wpkh);
-    coins
-        .iter()
-        .map(|coin| {
-            key.spend(
-                std::slice::from_ref(coin),
-                &[(dest.clone(), 19_000)],
-                0xffff_fffd,
-            )
-        })
-        .collect()
-}
-
 /// Fires every body at `url` from `c` clients; each answer must be `want`. Returns the
 /// latencies and the wall time.
 async fn fire(url: &str, bodies: Vec<String>, c: usize, want: u16) -> (Vec<Duration>, Duration) {
@@ -430,7 +381,7 @@ async fn fire_queue(queue: &Queue, txs: Vec<Transaction>, c: usize) -> (Vec<Dura
 
 async fn run(n: usize, c: usize, mode: Mode) -> Round {
     let node = Node::start_fresh().await;
-    let txs = presigned(&node, n).await;
+    let txs = node.presigned_spends(&Key::new(9), &Key::new(10), n).await;
     let dir = tempfile::tempdir().unwrap();
     if mode == Mode::Proc {
         let round = run_proc(&node, txs, c, dir.path()).await;

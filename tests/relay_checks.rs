@@ -10,12 +10,11 @@ mod common_relay;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common_devnet::{Key, KeyType, Node};
+use common_devnet::{Key, Node};
 use common_relay::{Relay, test_config};
 use ferry::identity::IdentityKey;
 use ferry::relay::AuthMode;
-use ferry::tx::{OutPoint, Transaction, TxOut};
-use ferry::units::Amount;
+use ferry::tx::Transaction;
 use serde_json::Value;
 
 /// A relay (open mode) in front of `node`, whose backend counts transaction lookups.
@@ -29,33 +28,6 @@ async fn relay(node: &Node, dir: &std::path::Path) -> Relay {
         false,
     )
     .await
-}
-
-/// `n` signed one-input spends of one mined fan-out transaction.
-async fn children(node: &Node, key: &Key, n: usize) -> Vec<Transaction> {
-    let script = key.script(KeyType::P2wpkh);
-    let big = node
-        .fund(key, KeyType::P2wpkh, &[20_300 * n as u64 + 100_000])
-        .await;
-    let fan = key.spend(&big, &vec![(script.clone(), 20_000); n], 0xffff_fffd);
-    node.post_tx(&fan).await.unwrap();
-    node.mine(1, None).await;
-    let dest = Key::new(42).script(KeyType::P2wpkh);
-    (0..n)
-        .map(|i| {
-            let coin = (
-                OutPoint {
-                    txid: fan.txid(),
-                    vout: u32::try_from(i).unwrap(),
-                },
-                TxOut {
-                    value: Amount::from_sat(20_000),
-                    script_pubkey: script.clone(),
-                },
-            );
-            key.spend(&[coin], &[(dest.clone(), 19_000)], 0xffff_fffd)
-        })
-        .collect()
 }
 
 async fn post(http: &reqwest::Client, url: &str, tx: &Transaction) -> (u16, Value) {
@@ -74,7 +46,7 @@ async fn concurrent_children_of_one_parent_fetch_it_once() {
     const N: usize = 48;
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let txs = children(&node, &Key::new(41), N).await;
+    let txs = node.presigned_spends(&Key::new(41), &Key::new(42), N).await;
     let relay = relay(&node, dir.path()).await;
     let (url, backend) = (format!("{}/v1/tx", relay.base), Arc::clone(&relay.backend));
     let http = reqwest::Client::new();
@@ -103,8 +75,8 @@ async fn concurrent_children_of_one_parent_fetch_it_once() {
 async fn duplicate_answered_from_its_record_when_the_checks_cannot_run() {
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let first = children(&node, &Key::new(43), 2).await;
-    let other = children(&node, &Key::new(44), 1).await;
+    let first = node.presigned_spends(&Key::new(43), &Key::new(42), 2).await;
+    let other = node.presigned_spends(&Key::new(44), &Key::new(42), 1).await;
     let relay = relay(&node, dir.path()).await;
     let (url, backend) = (format!("{}/v1/tx", relay.base), Arc::clone(&relay.backend));
     let http = reqwest::Client::new();

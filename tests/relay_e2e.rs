@@ -211,32 +211,6 @@ async fn alice_via_bob_to_a_block_and_every_refusal() {
     node.stop().await;
 }
 
-/// Funds `n` P2WPKH coins of `value` each with one fan-out transaction, mined.
-async fn many_coins(node: &Node, key: &Key, n: usize, value: u64) -> Vec<(OutPoint, TxOut)> {
-    let big = node
-        .fund(key, KeyType::P2wpkh, &[(value + 300) * n as u64 + 100_000])
-        .await;
-    let script = key.script(KeyType::P2wpkh);
-    let fan = key.spend(&big, &vec![(script.clone(), value); n], 0xffff_fffd);
-    node.post_tx(&fan).await.unwrap();
-    node.mine(1, None).await;
-    let txid = fan.txid();
-    (0..n)
-        .map(|i| {
-            (
-                OutPoint {
-                    txid,
-                    vout: u32::try_from(i).unwrap(),
-                },
-                TxOut {
-                    value: ferry::units::Amount::from_sat(value),
-                    script_pubkey: script.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
 /// Submits `txs` to the relay at `base`, signed by `signer`, `parallel` at a time; returns
 /// each txid with the HTTP status (0 when the request got no answer).
 async fn submit_all(
@@ -291,19 +265,7 @@ async fn backend_down_then_back_delivers_everything() {
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
     let alice = IdentityKey::generate().unwrap();
-    let wallet = Key::new(3);
-    let coins = many_coins(&node, &wallet, N, 20_000).await;
-    let dest = Key::new(4).script(KeyType::P2wpkh);
-    let txs: Vec<Transaction> = coins
-        .iter()
-        .map(|c| {
-            wallet.spend(
-                std::slice::from_ref(c),
-                &[(dest.clone(), 19_000)],
-                0xffff_fffd,
-            )
-        })
-        .collect();
+    let txs = node.presigned_spends(&Key::new(3), &Key::new(4), N).await;
     let bob = Relay::start(
         dir.path(),
         &node.base,
@@ -349,19 +311,7 @@ async fn killed_mid_load_then_restarted_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let alice = IdentityKey::generate().unwrap();
     let bob_secret = [0x42u8; 32];
-    let wallet = Key::new(5);
-    let coins = many_coins(&node, &wallet, N, 20_000).await;
-    let dest = Key::new(6).script(KeyType::P2wpkh);
-    let txs: Vec<Transaction> = coins
-        .iter()
-        .map(|c| {
-            wallet.spend(
-                std::slice::from_ref(c),
-                &[(dest.clone(), 19_000)],
-                0xffff_fffd,
-            )
-        })
-        .collect();
+    let txs = node.presigned_spends(&Key::new(5), &Key::new(6), N).await;
     // Delivery off during the first life, so what gets delivered is what the queue kept.
     let bob = Relay::start(
         dir.path(),

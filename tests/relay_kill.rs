@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common_devnet::{Key, KeyType, Node};
+use common_devnet::{Key, Node};
 use ferry::devnet::{Devnet, DevnetState};
-use ferry::tx::{OutPoint, Transaction, TxOut};
-use ferry::units::Amount;
+use ferry::tx::Transaction;
 use tokio::sync::oneshot;
 
 /// A `ferry relay serve --open` child process.
@@ -154,35 +153,6 @@ async fn mempool(http: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
-/// Pays `n` coins of `value` to `key` with one fan-out transaction, mined, and returns one
-/// signed spend of each.
-async fn presigned(node: &Node, key: &Key, dest: &Key, n: usize) -> Vec<Transaction> {
-    const VALUE: u64 = 20_000;
-    let script = key.script(KeyType::P2wpkh);
-    let big = node
-        .fund(key, KeyType::P2wpkh, &[(VALUE + 300) * n as u64 + 100_000])
-        .await;
-    let fan = key.spend(&big, &vec![(script.clone(), VALUE); n], 0xffff_fffd);
-    node.post_tx(&fan).await.unwrap();
-    node.mine(1, None).await;
-    let dest = dest.script(KeyType::P2wpkh);
-    (0..n)
-        .map(|i| {
-            let coin = (
-                OutPoint {
-                    txid: fan.txid(),
-                    vout: u32::try_from(i).unwrap(),
-                },
-                TxOut {
-                    value: Amount::from_sat(VALUE),
-                    script_pubkey: script.clone(),
-                },
-            );
-            key.spend(&[coin], &[(dest.clone(), VALUE - 1_000)], 0xffff_fffd)
-        })
-        .collect()
-}
-
 /// Fires `txs` at `base` with `clients` concurrent clients (keep-alive); returns each
 /// transaction's HTTP status (0: no answer) in order. `accepted` counts the 202s as they
 /// come.
@@ -289,7 +259,7 @@ async fn sigkill_mid_load_then_restart_loses_no_accepted_transaction() {
     const N: usize = 1000;
     const KILL_AFTER: usize = 300;
     let node = Node::start_fresh().await;
-    let txs = presigned(&node, &Key::new(21), &Key::new(22), N).await;
+    let txs = node.presigned_spends(&Key::new(21), &Key::new(22), N).await;
     let ids: Vec<String> = txs.iter().map(|t| t.txid().to_string()).collect();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
@@ -361,7 +331,9 @@ async fn backend_really_down_500_accepted_then_delivered() {
     // Funding through the harness (on its own port), then the same data dir on `addr`.
     let txs = {
         let node = Node::start(devnet_dir.path()).await;
-        let txs = presigned(&node, &Key::new(23), &Key::new(24), N + 1).await;
+        let txs = node
+            .presigned_spends(&Key::new(23), &Key::new(24), N + 1)
+            .await;
         node.stop().await;
         txs
     };

@@ -18,6 +18,12 @@ use k256::SecretKey;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+/// The value of each coin [`Node::presigned_spends`] makes.
+pub const SPEND_COIN: u64 = 20_000;
+/// The most outputs of one fan-out transaction in [`Node::presigned_spends`] (a standard
+/// transaction stays under 100 kvB).
+pub const FAN_OUT: usize = 2_500;
+
 /// A running devnet.
 pub struct Node {
     pub base: String,
@@ -180,6 +186,51 @@ impl Node {
                     .find(|u| u["txid"] == *t)
                     .unwrap();
                 coin_of(u, key.script(kt))
+            })
+            .collect()
+    }
+
+    /// Pays `n` P2WPKH coins of [`SPEND_COIN`] sat to `key` through fan-out transactions
+    /// of at most [`FAN_OUT`] outputs (so any `n` stays standard), mined, and returns one
+    /// signed spend of each, paying [`SPEND_COIN`] − 1,000 sat to `dest` (RBF signalled).
+    pub async fn presigned_spends(&self, key: &Key, dest: &Key, n: usize) -> Vec<Transaction> {
+        let script = key.script(KeyType::P2wpkh);
+        let chunks: Vec<usize> = (0..n.div_ceil(FAN_OUT))
+            .map(|i| FAN_OUT.min(n - i * FAN_OUT))
+            .collect();
+        let amounts: Vec<u64> = chunks
+            .iter()
+            .map(|k| (SPEND_COIN + 300) * *k as u64 + 100_000)
+            .collect();
+        let bigs = self.fund(key, KeyType::P2wpkh, &amounts).await;
+        let mut coins = Vec::with_capacity(n);
+        for (big, k) in bigs.iter().zip(&chunks) {
+            let fan = key.spend(
+                std::slice::from_ref(big),
+                &vec![(script.clone(), SPEND_COIN); *k],
+                0xffff_fffd,
+            );
+            self.post_tx(&fan).await.unwrap();
+            let txid = fan.txid();
+            coins.extend((0..*k).map(|i| {
+                let vout = u32::try_from(i).unwrap();
+                let out = TxOut {
+                    value: Amount::from_sat(SPEND_COIN),
+                    script_pubkey: script.clone(),
+                };
+                (OutPoint { txid, vout }, out)
+            }));
+        }
+        self.mine(1, None).await;
+        let dest = dest.script(KeyType::P2wpkh);
+        coins
+            .iter()
+            .map(|coin| {
+                key.spend(
+                    std::slice::from_ref(coin),
+                    &[(dest.clone(), SPEND_COIN - 1_000)],
+                    0xffff_fffd,
+                )
             })
             .collect()
     }
