@@ -28,6 +28,8 @@
 
 #[path = "../tests/common_devnet/mod.rs"]
 mod common_devnet;
+#[path = "../tests/common_relay/mod.rs"]
+mod common_relay;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,16 +37,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common_devnet::{Key, Node};
-
-use ferry::chain::esplora::EsploraBackend;
-use ferry::chain::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo};
+use common_relay::Relay;
 use ferry::identity::IdentityKey;
 use ferry::network::Network;
 use ferry::relay::queue::{Queue, Status};
-use ferry::relay::{AppState, AuthMode, RelayConfig};
-use ferry::script::ScriptBuf;
-use ferry::tx::{Transaction, Txid};
-use ferry::units::FeeRate;
+use ferry::relay::{AuthMode, RelayConfig};
+use ferry::tx::Transaction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Mode {
@@ -267,49 +265,6 @@ fn proc_status_mib(pid: &str, field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// An Esplora backend whose broadcasts wait until `open` turns true.
-struct Held {
-    inner: EsploraBackend,
-    open: tokio::sync::watch::Receiver<bool>,
-}
-
-impl ChainBackend for Held {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn tip_height(&self) -> BoxFuture<'_, Result<u32, ChainError>> {
-        self.inner.tip_height()
-    }
-    fn script_utxos<'a>(
-        &'a self,
-        s: &'a ScriptBuf,
-    ) -> BoxFuture<'a, Result<Vec<Utxo>, ChainError>> {
-        self.inner.script_utxos(s)
-    }
-    fn script_history<'a>(
-        &'a self,
-        s: &'a ScriptBuf,
-    ) -> BoxFuture<'a, Result<Vec<HistoryTx>, ChainError>> {
-        self.inner.script_history(s)
-    }
-    fn transaction(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Transaction>, ChainError>> {
-        self.inner.transaction(txid)
-    }
-    fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>> {
-        self.inner.tx_status(txid)
-    }
-    fn fee_estimates(&self) -> BoxFuture<'_, Result<BTreeMap<u16, FeeRate>, ChainError>> {
-        self.inner.fee_estimates()
-    }
-    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>> {
-        Box::pin(async move {
-            let mut open = self.open.clone();
-            let _ = open.wait_for(|o| *o).await;
-            self.inner.broadcast(tx).await
-        })
-    }
-}
-
 /// Fires every body at `url` from `c` clients; each answer must be `want`. Returns the
 /// latencies and the wall time.
 async fn fire(url: &str, bodies: Vec<String>, c: usize, want: u16) -> (Vec<Duration>, Duration) {
@@ -397,28 +352,26 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
         node.stop().await;
         return round;
     }
-    let (release, open) = tokio::sync::watch::channel(mode != Mode::Hold);
     let mut relay = None;
     let (url, bodies, want) = if mode == Mode::Direct {
         let bodies = txs.iter().map(Transaction::to_hex).collect();
         (format!("{}/api/tx", node.base), bodies, 200)
     } else {
+        // Production worker timings (not the tests' quick ones), no rate limit.
         let mut config = RelayConfig::new(Network::Regtest, AuthMode::Open);
         config.ip_rate = (u32::MAX, u32::MAX);
-        let backend = Arc::new(Held {
-            inner: EsploraBackend::new(&format!("{}/api", node.base)).unwrap(),
-            open,
-        });
-        let queue = Queue::open(&dir.path().join("relay/queue.sqlite")).unwrap();
-        let state = AppState::new(config, backend, queue, IdentityKey::generate().unwrap(), []);
-        let queue = state.queue.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1/tx", listener.local_addr().unwrap());
-        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(ferry::relay::run(state, listener, async move {
-            let _ = rx.await;
-        }));
-        relay = Some((queue, stop, server));
+        let r = Relay::start(
+            dir.path(),
+            &node.base,
+            config,
+            IdentityKey::generate().unwrap(),
+            Vec::new(),
+            false,
+        )
+        .await;
+        r.backend.held.send_replace(mode != Mode::Hold);
+        let url = format!("{}/v1/tx", r.base);
+        relay = Some(r);
         let bodies = txs
             .iter()
             .map(|tx| serde_json::json!({ "tx": tx.to_hex() }).to_string())
@@ -441,8 +394,9 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
     }
     let mut round = figures(n, &lat, total, rss_before_mib);
 
-    if let Some((queue, stop, server)) = relay {
-        release.send_replace(true);
+    if let Some(relay) = relay {
+        relay.backend.held.send_replace(true);
+        let queue = relay.state.queue.clone();
         let t = Instant::now();
         loop {
             let counts = queue.counts().await.unwrap();
@@ -457,8 +411,7 @@ async fn run(n: usize, c: usize, mode: Mode) -> Round {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         round.drain_s = t.elapsed().as_secs_f64();
-        let _ = stop.send(());
-        server.await.unwrap().unwrap();
+        relay.stop().await;
     }
     node.stop().await;
     round

@@ -20,11 +20,13 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 /// An Esplora backend whose broadcast and status calls fail while `down` is set (the
-/// relay still reads prevouts, so it can accept while it cannot deliver), and which counts
-/// transaction lookups (refusing them while `lookups_down` is set).
+/// relay still reads prevouts, so it can accept while it cannot deliver), whose broadcasts
+/// wait while `held` is false (delivery postponed, not failed: no backoff), and which
+/// counts transaction lookups (refusing them while `lookups_down` is set).
 pub struct Switch {
     pub inner: EsploraBackend,
     pub down: AtomicBool,
+    pub held: tokio::sync::watch::Sender<bool>,
     pub lookups: AtomicUsize,
     pub lookups_down: AtomicBool,
 }
@@ -88,6 +90,7 @@ impl ChainBackend for Switch {
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>> {
         Box::pin(async move {
             self.gate()?;
+            let _ = self.held.subscribe().wait_for(|released| *released).await;
             self.inner.broadcast(tx).await
         })
     }
@@ -127,6 +130,7 @@ impl Relay {
         let backend = Arc::new(Switch {
             inner: EsploraBackend::new(&format!("{devnet_base}/api")).unwrap(),
             down: AtomicBool::new(down),
+            held: tokio::sync::watch::Sender::new(true),
             lookups: AtomicUsize::new(0),
             lookups_down: AtomicBool::new(false),
         });
