@@ -520,41 +520,32 @@ async fn get_v1_tx(State(s): State<AppState>, Path(txid): Path<String>) -> Respo
 async fn metrics(State(s): State<AppState>, _h: HeaderMap) -> Response {
     let m = &s.metrics;
     let mut out = String::new();
-    let mut counter = |name: &str, help: &str, v: u64| {
+    let counters = [
+        ("accepted", "Transactions newly accepted.", &m.accepted),
+        ("duplicates", "Duplicate submissions.", &m.duplicates),
+        ("refused", "Submissions refused (4xx).", &m.refused),
+        (
+            "unauthorized",
+            "Requests refused for authorization.",
+            &m.unauthorized,
+        ),
+        (
+            "broadcast_attempts",
+            "Broadcast attempts.",
+            &m.broadcast_attempts,
+        ),
+        (
+            "broadcast_errors",
+            "Failed broadcast attempts.",
+            &m.broadcast_errors,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let v = value.load(Ordering::Relaxed);
         out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            "# HELP ferry_relay_{name}_total {help}\n# TYPE ferry_relay_{name}_total counter\nferry_relay_{name}_total {v}\n"
         ));
-    };
-    counter(
-        "ferry_relay_accepted_total",
-        "Transactions newly accepted.",
-        m.accepted.load(Ordering::Relaxed),
-    );
-    counter(
-        "ferry_relay_duplicates_total",
-        "Duplicate submissions.",
-        m.duplicates.load(Ordering::Relaxed),
-    );
-    counter(
-        "ferry_relay_refused_total",
-        "Submissions refused (4xx).",
-        m.refused.load(Ordering::Relaxed),
-    );
-    counter(
-        "ferry_relay_unauthorized_total",
-        "Requests refused for authorization.",
-        m.unauthorized.load(Ordering::Relaxed),
-    );
-    counter(
-        "ferry_relay_broadcast_attempts_total",
-        "Broadcast attempts.",
-        m.broadcast_attempts.load(Ordering::Relaxed),
-    );
-    counter(
-        "ferry_relay_broadcast_errors_total",
-        "Failed broadcast attempts.",
-        m.broadcast_errors.load(Ordering::Relaxed),
-    );
+    }
     out.push_str("# HELP ferry_relay_queue Transactions in the queue by status.\n# TYPE ferry_relay_queue gauge\n");
     if let Ok(counts) = s.queue.counts().await {
         for (st, n) in counts {
