@@ -143,7 +143,9 @@ async fn reads_what_a_node_says_and_never_shows_the_password() {
     let spk =
         ferry::script::ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
     let scan = core.scan_utxos(std::slice::from_ref(&spk)).await.unwrap();
-    assert!(scan.utxos.is_empty() && scan.mempool_scanned);
+    assert!(scan.utxos.is_empty());
+    let view = core.mempool_view(&[]).await.unwrap();
+    assert_eq!(view.txs, Some(Vec::new()), "the mempool was read");
     assert_eq!(scans.load(Ordering::SeqCst), 2);
 
     // A cookie file that is not there: the path is named, the node is "unreachable".

@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    BoxFuture, ChainBackend, ChainError, Discovery, HistoryTx, ScannedUtxo, TxStatus, Utxo,
-    UtxoScan, http,
+    BoxFuture, ChainBackend, ChainError, Discovery, HistoryTx, MempoolView, ScannedUtxo, TxStatus,
+    Utxo, UtxoScan, http,
 };
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxOut, Txid};
@@ -350,12 +350,14 @@ impl CoreRpcBackend {
         }
     }
 
-    /// The mempool's transactions, or `None` when it is too large to read.
-    async fn mempool_txs(&self) -> Result<Option<Vec<Transaction>>, ChainError> {
+    /// The mempool's transactions (`None` when it is too large to read), and the requests
+    /// that took.
+    async fn mempool_txs(&self) -> Result<(Option<Vec<Transaction>>, usize), ChainError> {
         let txids: Vec<Txid> = self.call_ok("getrawmempool", json!([false])).await?;
         if txids.len() > MEMPOOL_SCAN_LIMIT {
-            return Ok(None);
+            return Ok((None, 1));
         }
+        let requests = 1 + txids.len().div_ceil(BATCH);
         let answers = self
             .batch(
                 "getrawtransaction",
@@ -373,7 +375,7 @@ impl CoreRpcBackend {
                 }
             }
         }
-        Ok(Some(txs))
+        Ok((Some(txs), requests))
     }
 
     /// The height of the block `confirmations` deep below the tip.
@@ -413,7 +415,33 @@ impl ChainBackend for CoreRpcBackend {
     ) -> BoxFuture<'a, Result<Vec<Utxo>, ChainError>> {
         Box::pin(async move {
             let scan = self.scan_utxos(std::slice::from_ref(script_pubkey)).await?;
-            Ok(scan.utxos.into_iter().map(|s| s.utxo).collect())
+            let coins: Vec<OutPoint> = scan.utxos.iter().map(|s| s.utxo.outpoint).collect();
+            let view = self.mempool_view(&coins).await?;
+            let pool = view.txs.as_deref().unwrap_or_default();
+            let spent_in_pool: HashSet<OutPoint> = pool
+                .iter()
+                .flat_map(|t| t.input.iter().map(|i| i.previous_output))
+                .collect();
+            let unconfirmed = pool.iter().flat_map(|t| {
+                let txid = t.txid();
+                (0u32..)
+                    .zip(&t.output)
+                    .filter(|(_, o)| o.script_pubkey == *script_pubkey)
+                    .map(move |(vout, o)| Utxo {
+                        outpoint: OutPoint { txid, vout },
+                        value: o.value,
+                        height: None,
+                    })
+            });
+            Ok(scan
+                .utxos
+                .into_iter()
+                .map(|s| s.utxo)
+                .chain(unconfirmed)
+                .filter(|u| {
+                    !view.spent.contains(&u.outpoint) && !spent_in_pool.contains(&u.outpoint)
+                })
+                .collect())
         })
     }
 
@@ -444,8 +472,6 @@ impl ChainBackend for CoreRpcBackend {
                 .collect();
             let scan = self.scantxoutset(descs).await?;
             let mut requests = 1;
-            let mempool = self.mempool_txs().await?;
-            requests += 1 + mempool.as_ref().map_or(0, |m| m.len().div_ceil(BATCH));
 
             // The confirmed transactions behind the coins, fetched by block hash so no
             // -txindex is needed.
@@ -530,88 +556,56 @@ impl ChainBackend for CoreRpcBackend {
                 });
             }
 
-            let mut txs: Vec<HistoryTx> = confirmed.into_values().collect();
-            let mempool_scanned = mempool.is_some();
-            let mut spent_in_mempool = Vec::new();
-            match mempool {
-                Some(mempool) => {
-                    let spent: HashSet<OutPoint> = mempool
-                        .iter()
+            Ok(UtxoScan {
+                utxos,
+                txs: confirmed.into_values().collect(),
+                requests,
+            })
+        })
+    }
+
+    fn mempool_view<'a>(
+        &'a self,
+        coins: &'a [OutPoint],
+    ) -> BoxFuture<'a, Result<MempoolView, ChainError>> {
+        Box::pin(async move {
+            let (txs, mut requests) = self.mempool_txs().await?;
+            let spent = match &txs {
+                Some(txs) => {
+                    let coins: HashSet<&OutPoint> = coins.iter().collect();
+                    txs.iter()
                         .flat_map(|t| t.input.iter().map(|i| i.previous_output))
-                        .collect();
-                    let mut ours: HashSet<OutPoint> =
-                        utxos.iter().map(|u| u.utxo.outpoint).collect();
-                    let mut touching = Vec::new();
-                    for tx in &mempool {
-                        let txid = tx.txid();
-                        let mut touches =
-                            tx.input.iter().any(|i| ours.contains(&i.previous_output));
-                        for (vout, out) in tx.output.iter().enumerate() {
-                            if let Some(&script_index) = index.get(&out.script_pubkey) {
-                                touches = true;
-                                let outpoint = OutPoint {
-                                    txid,
-                                    vout: vout as u32,
-                                };
-                                ours.insert(outpoint);
-                                utxos.push(ScannedUtxo {
-                                    script_index,
-                                    utxo: Utxo {
-                                        outpoint,
-                                        value: out.value,
-                                        height: None,
-                                    },
-                                    txout: out.clone(),
-                                });
-                            }
-                        }
-                        if touches {
-                            touching.push(tx.clone());
-                        }
-                    }
-                    let (gone, kept) = utxos
-                        .into_iter()
-                        .partition(|u| spent.contains(&u.utxo.outpoint));
-                    spent_in_mempool = gone;
-                    utxos = kept;
-                    txs.extend(touching.into_iter().map(|tx| HistoryTx {
-                        tx,
-                        height: None,
-                        fee: None,
-                    }));
+                        .filter(|op| coins.contains(op))
+                        .collect()
                 }
                 None => {
-                    // Too big to read: ask the node which confirmed coins a mempool
-                    // transaction already spends.
+                    // Too big to read: ask the node which coins a mempool transaction
+                    // already spends (`gettxout` counting the mempool answers null).
                     let answers = self
                         .batch(
                             "gettxout",
-                            utxos
+                            coins
                                 .iter()
-                                .map(|u| json!([u.utxo.outpoint.txid, u.utxo.outpoint.vout, true]))
+                                .map(|op| json!([op.txid, op.vout, true]))
                                 .collect(),
                         )
                         .await?;
-                    requests += utxos.len().div_ceil(BATCH);
-                    let mut unspent = Vec::with_capacity(utxos.len());
-                    for (u, answer) in utxos.into_iter().zip(answers) {
+                    requests += coins.len().div_ceil(BATCH);
+                    let mut spent = HashSet::new();
+                    for (op, answer) in coins.iter().zip(answers) {
                         let v = answer
                             .map_err(|e| self.protocol(format!("gettxout: {}", e.message)))?;
                         if v.is_null() {
-                            spent_in_mempool.push(u);
-                        } else {
-                            unspent.push(u);
+                            spent.insert(*op);
                         }
                     }
-                    utxos = unspent;
+                    spent
                 }
-            }
-            Ok(UtxoScan {
-                utxos,
-                spent_in_mempool,
+            };
+            Ok(MempoolView {
                 txs,
+                spent,
                 requests,
-                mempool_scanned,
             })
         })
     }

@@ -95,23 +95,28 @@ pub struct ScannedUtxo {
     pub txout: TxOut,
 }
 
-/// What a UTXO scan found.
+/// What a UTXO scan found: confirmed coins only (the mempool is asked once per sync, with
+/// [`ChainBackend::mempool_view`], not once per scan).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UtxoScan {
-    /// Unspent outputs paying to the scripts, confirmed and (when the mempool was read)
-    /// unconfirmed, minus those a mempool transaction spends.
+    /// Unspent outputs in the UTXO set paying to the scripts.
     pub utxos: Vec<ScannedUtxo>,
-    /// Coins of the scripts that a mempool transaction already spends: not spendable, but
-    /// their scripts are in use (a fee bump of that spend needs them).
-    pub spent_in_mempool: Vec<ScannedUtxo>,
-    /// The transactions that created the coins (spent in the mempool or not), and the
-    /// mempool transactions touching the scripts.
+    /// The transactions that created them.
     pub txs: Vec<HistoryTx>,
     /// Requests made.
     pub requests: usize,
-    /// Whether the mempool was read (it is not when too large): unconfirmed incoming
-    /// payments are only seen when it was.
-    pub mempool_scanned: bool,
+}
+
+/// What the mempool does to coins found by a UTXO scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolView {
+    /// The mempool's transactions, when the backend could hand them all over (they show
+    /// unconfirmed incoming payments); `None` when the mempool is too large to read.
+    pub txs: Option<Vec<Transaction>>,
+    /// The coins asked about that a mempool transaction spends.
+    pub spent: std::collections::HashSet<OutPoint>,
+    /// Requests made.
+    pub requests: usize,
 }
 
 /// Why a backend request failed. Messages from the backend are carried as data, never
@@ -194,6 +199,21 @@ pub trait ChainBackend: Send + Sync {
             Err(ChainError::Unsupported {
                 backend: self.describe(),
                 what: "a UTXO scan",
+            })
+        })
+    }
+
+    /// Returns what the mempool does to `coins` (found by [`ChainBackend::scan_utxos`]):
+    /// which it spends, and its transactions where the backend can hand them over.
+    fn mempool_view<'a>(
+        &'a self,
+        coins: &'a [OutPoint],
+    ) -> BoxFuture<'a, Result<MempoolView, ChainError>> {
+        let _ = coins;
+        Box::pin(async move {
+            Err(ChainError::Unsupported {
+                backend: self.describe(),
+                what: "a view of the mempool",
             })
         })
     }

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use super::Account;
 use super::builder::WalletUtxo;
 use super::cache::CachedTx;
-use crate::chain::{ChainBackend, ChainError, Discovery, HistoryTx};
+use crate::chain::{ChainBackend, ChainError, Discovery, HistoryTx, MempoolView};
 use crate::keys::KeyChain;
 use crate::script::ScriptBuf;
-use crate::tx::{OutPoint, Txid};
+use crate::tx::{OutPoint, Transaction, Txid};
 
 /// Confirmations a coinbase output needs before it may be spent (Core's
 /// `COINBASE_MATURITY`): younger ones are left out of the spendable coins.
@@ -108,9 +108,10 @@ fn derivation_failed(backend: &Arc<dyn ChainBackend>, e: impl std::fmt::Display)
 }
 
 /// Discovery by UTXO scan: both chains up to their floor plus the gap limit in one scan,
-/// then again for the addresses a found coin pushes the gap past. An address whose coins
-/// are all spent looks unused to such a scan, so the floors (addresses already handed
-/// out) matter more here than with history.
+/// then again for the addresses a found coin pushes the gap past; then one look at the
+/// mempool for all of it ([`apply_mempool`]). An address whose coins are all spent looks
+/// unused to such a scan, so the floors (addresses already handed out) matter more here
+/// than with history.
 async fn sync_by_utxo_scan(
     backend: Arc<dyn ChainBackend>,
     account: &Account,
@@ -124,59 +125,53 @@ async fn sync_by_utxo_scan(
         options.receive_floor + options.gap_limit,
         options.change_floor + options.gap_limit,
     ];
-    let mut used: BTreeMap<(usize, u32), UsedAddress> = BTreeMap::new();
-    let mut utxos = Vec::new();
+    // Every scanned script, as the address it is.
+    let mut ours: HashMap<ScriptBuf, UsedAddress> = HashMap::new();
+    let mut coins = Vec::new();
     let mut txs: BTreeMap<Txid, CachedTx> = BTreeMap::new();
     loop {
-        let mut batch = Vec::new();
+        let mut scripts = Vec::new();
         for (slot, chain) in KeyChain::ALL.into_iter().enumerate() {
             for index in scanned_to[slot]..want[slot] {
                 let (out, _) = account
                     .output_at(chain, index)
                     .map_err(|e| derivation_failed(&backend, e))?;
-                batch.push((slot, chain, index, out));
+                scripts.push(out.script_pubkey.clone());
+                ours.insert(
+                    out.script_pubkey.clone(),
+                    UsedAddress {
+                        chain,
+                        index,
+                        address: out.address.to_string(),
+                        script_pubkey: out.script_pubkey,
+                    },
+                );
             }
             scanned_to[slot] = want[slot];
         }
-        if batch.is_empty() {
+        if scripts.is_empty() {
             break;
         }
-        let scripts: Vec<ScriptBuf> = batch.iter().map(|b| b.3.script_pubkey.clone()).collect();
         let scan = backend.scan_utxos(&scripts).await?;
         requests += scan.requests;
         progress(scanned_to.iter().map(|n| *n as usize).sum());
-        // Coins a mempool transaction spends count as use of their address (and the
-        // replacement of that spend needs to know them), but are not spendable.
-        let spendable = scan.utxos.len();
-        for (n, found) in scan
-            .utxos
-            .into_iter()
-            .chain(scan.spent_in_mempool)
-            .enumerate()
-        {
-            let (slot, chain, index, out) =
-                batch
-                    .get(found.script_index)
-                    .ok_or_else(|| ChainError::Protocol {
-                        url: backend.describe(),
-                        reason: "UTXO scan named a script not asked about".into(),
-                    })?;
-            want[*slot] = want[*slot].max(index + 1 + options.gap_limit);
-            used.entry((*slot, *index)).or_insert_with(|| UsedAddress {
-                chain: *chain,
-                index: *index,
-                address: out.address.to_string(),
-                script_pubkey: out.script_pubkey.clone(),
+        for found in scan.utxos {
+            let addr = scripts
+                .get(found.script_index)
+                .and_then(|s| ours.get(s))
+                .ok_or_else(|| ChainError::Protocol {
+                    url: backend.describe(),
+                    reason: "UTXO scan named a script not asked about".into(),
+                })?;
+            let slot = usize::from(addr.chain == KeyChain::Change);
+            want[slot] = want[slot].max(addr.index + 1 + options.gap_limit);
+            coins.push(WalletUtxo {
+                outpoint: found.utxo.outpoint,
+                txout: found.txout,
+                chain: addr.chain,
+                index: addr.index,
+                height: found.utxo.height,
             });
-            if n < spendable {
-                utxos.push(WalletUtxo {
-                    outpoint: found.utxo.outpoint,
-                    txout: found.txout,
-                    chain: *chain,
-                    index: *index,
-                    height: found.utxo.height,
-                });
-            }
         }
         // Each scan is a pass over the whole UTXO set (minutes on mainnet): when the gap
         // moves, at least double the range instead of creeping forward a gap at a time.
@@ -193,6 +188,30 @@ async fn sync_by_utxo_scan(
             });
         }
     }
+    let outpoints: Vec<OutPoint> = coins.iter().map(|u| u.outpoint).collect();
+    let view = backend.mempool_view(&outpoints).await?;
+    requests += view.requests;
+    let applied = apply_mempool(coins, &ours, &view);
+    for tx in applied.touching {
+        txs.entry(tx.txid()).or_insert(CachedTx {
+            tx,
+            height: None,
+            fee: None,
+        });
+    }
+    // Coins a mempool transaction spends still show their address is in use (and the
+    // replacement of that spend needs to know them).
+    let mut used: Vec<UsedAddress> = applied
+        .unspent
+        .iter()
+        .chain(&applied.spent)
+        .filter_map(|u| ours.get(&u.txout.script_pubkey))
+        .map(|a| (&a.script_pubkey, a.clone()))
+        .collect::<HashMap<_, _>>()
+        .into_values()
+        .collect();
+    used.sort_by_key(|u| (u.chain.child_number(), u.index));
+    let mut utxos = applied.unspent;
     utxos.retain(|u| {
         txs.get(&u.outpoint.txid)
             .is_none_or(|t| is_spendable(&t.tx, u.height, tip_height))
@@ -203,11 +222,69 @@ async fn sync_by_utxo_scan(
         tip_height,
         utxos,
         txs,
-        used: used.into_values().collect(),
+        used,
         scanned: scanned_to.iter().map(|n| *n as usize).sum(),
         requests,
         history_complete: false,
     })
+}
+
+/// The coins of a UTXO scan after the mempool: see [`apply_mempool`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MempoolApplied {
+    /// Coins still unspent: confirmed ones no mempool transaction spends, and mempool
+    /// outputs to the wallet's scripts that no other mempool transaction spends.
+    pub unspent: Vec<WalletUtxo>,
+    /// The wallet's coins a mempool transaction spends.
+    pub spent: Vec<WalletUtxo>,
+    /// Mempool transactions paying to or spending from the wallet.
+    pub touching: Vec<Transaction>,
+}
+
+/// Applies the mempool to the confirmed `coins` of a UTXO scan, `ours` being every script
+/// scanned. Pure. Mempool transactions come in any order (a child may be listed before its
+/// parent), so outputs are collected before spends are looked at.
+pub fn apply_mempool(
+    coins: Vec<WalletUtxo>,
+    ours: &HashMap<ScriptBuf, UsedAddress>,
+    view: &MempoolView,
+) -> MempoolApplied {
+    let pool = view.txs.as_deref().unwrap_or_default();
+    let mut all = coins;
+    let mut touching = Vec::new();
+    let mut paying = HashSet::new();
+    for tx in pool {
+        let txid = tx.txid();
+        for (vout, out) in (0u32..).zip(&tx.output) {
+            if let Some(addr) = ours.get(&out.script_pubkey) {
+                paying.insert(txid);
+                all.push(WalletUtxo {
+                    outpoint: OutPoint { txid, vout },
+                    txout: out.clone(),
+                    chain: addr.chain,
+                    index: addr.index,
+                    height: None,
+                });
+            }
+        }
+    }
+    let mine: HashSet<OutPoint> = all.iter().map(|u| u.outpoint).collect();
+    let mut spent_ops = view.spent.clone();
+    for tx in pool {
+        let spends_ours = tx.input.iter().any(|i| mine.contains(&i.previous_output));
+        spent_ops.extend(tx.input.iter().map(|i| i.previous_output));
+        if spends_ours || paying.contains(&tx.txid()) {
+            touching.push(tx.clone());
+        }
+    }
+    let (spent, unspent) = all
+        .into_iter()
+        .partition(|u| spent_ops.contains(&u.outpoint));
+    MempoolApplied {
+        unspent,
+        spent,
+        touching,
+    }
 }
 
 async fn sync_by_history(
@@ -343,4 +420,101 @@ pub fn apply_histories(
     let mut txs: Vec<CachedTx> = txs.into_values().collect();
     txs.sort_by_key(|t| t.height.unwrap_or(u32::MAX));
     (utxos, txs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tx::{TxIn, TxOut};
+    use crate::units::Amount;
+
+    fn spend(from: OutPoint, to: &[&ScriptBuf]) -> Transaction {
+        Transaction {
+            version: 2,
+            lock_time: 0,
+            input: vec![TxIn::new(from, 0xffff_fffd)],
+            output: to
+                .iter()
+                .map(|s| TxOut {
+                    value: Amount::from_sat(1_000),
+                    script_pubkey: (*s).clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A confirmed coin spent by a mempool parent that pays the wallet's change, itself
+    /// spent by a child listed first: nothing is left unspent, both coins count as spent,
+    /// both transactions touch the wallet.
+    #[test]
+    fn mempool_chains_in_any_order() {
+        let change = ScriptBuf::from_hex("0014751e76e8199196d454941c45d1b3a323f1433bd6").unwrap();
+        let other = ScriptBuf::from_hex("00140000000000000000000000000000000000000000").unwrap();
+        let ours = HashMap::from([(
+            change.clone(),
+            UsedAddress {
+                chain: KeyChain::Change,
+                index: 3,
+                address: "change".into(),
+                script_pubkey: change.clone(),
+            },
+        )]);
+        let confirmed = WalletUtxo {
+            outpoint: OutPoint {
+                txid: Txid::from_byte_array([7; 32]),
+                vout: 1,
+            },
+            txout: TxOut {
+                value: Amount::from_sat(5_000),
+                script_pubkey: change.clone(),
+            },
+            chain: KeyChain::Change,
+            index: 3,
+            height: Some(100),
+        };
+        let parent = spend(confirmed.outpoint, &[&change, &other]);
+        let child = spend(
+            OutPoint {
+                txid: parent.txid(),
+                vout: 0,
+            },
+            &[&other],
+        );
+        let unrelated = spend(
+            OutPoint {
+                txid: Txid::from_byte_array([9; 32]),
+                vout: 0,
+            },
+            &[&other],
+        );
+        let view = MempoolView {
+            txs: Some(vec![child.clone(), unrelated, parent.clone()]),
+            spent: HashSet::new(),
+            requests: 0,
+        };
+        let applied = apply_mempool(vec![confirmed.clone()], &ours, &view);
+        assert!(applied.unspent.is_empty(), "{:?}", applied.unspent);
+        let spent: HashSet<OutPoint> = applied.spent.iter().map(|u| u.outpoint).collect();
+        assert_eq!(
+            spent,
+            HashSet::from([
+                confirmed.outpoint,
+                OutPoint {
+                    txid: parent.txid(),
+                    vout: 0
+                }
+            ])
+        );
+        assert_eq!(applied.touching, vec![child, parent]);
+
+        // A mempool too large to read: the backend's own answer decides what is spent.
+        let view = MempoolView {
+            txs: None,
+            spent: HashSet::from([confirmed.outpoint]),
+            requests: 0,
+        };
+        let applied = apply_mempool(vec![confirmed], &ours, &view);
+        assert!(applied.unspent.is_empty() && applied.touching.is_empty());
+        assert_eq!(applied.spent.len(), 1);
+    }
 }
