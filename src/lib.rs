@@ -16,6 +16,7 @@ compile_error!(
 pub mod chain;
 pub mod consensus;
 pub mod devnet;
+pub mod fs;
 pub mod hashes;
 pub mod identity;
 pub mod keys;

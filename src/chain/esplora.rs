@@ -11,7 +11,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo, http};
+use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, Outspend, TxStatus, Utxo, http};
 use crate::hashes::sha256;
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxIn, TxOut, Txid, Witness};
@@ -318,6 +318,32 @@ impl ChainBackend for EsploraBackend {
                 );
             }
             Ok(Some(tx))
+        })
+    }
+
+    fn outspend(&self, outpoint: OutPoint) -> BoxFuture<'_, Result<Option<Outspend>, ChainError>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Spend {
+                spent: bool,
+                txid: Option<Txid>,
+                status: Option<EsploraStatus>,
+            }
+            let path = format!("/tx/{}/outspend/{}", outpoint.txid, outpoint.vout);
+            // A server without the endpoint (404) cannot tell.
+            let Some(s) = self.get_json::<Spend>(&path).await? else {
+                return Ok(None);
+            };
+            Ok(Some(match (s.spent, s.txid) {
+                (false, _) => Outspend::Unspent,
+                (true, txid) if s.status.as_ref().is_some_and(|st| st.confirmed) => {
+                    Outspend::InBlock(txid)
+                }
+                (true, Some(txid)) => Outspend::InMempool(txid),
+                (true, None) => {
+                    return Err(self.protocol(format!("GET {path}: spent without a txid")));
+                }
+            }))
         })
     }
 

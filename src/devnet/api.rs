@@ -21,7 +21,7 @@ use super::mempool::Reject;
 use super::node::{BroadcastLimits, Devnet, DevnetError};
 use crate::network::Network;
 use crate::script::address::Address;
-use crate::tx::{Transaction, Txid};
+use crate::tx::{OutPoint, Transaction, Txid};
 use crate::units::Amount;
 
 /// Largest request body: a standard transaction is at most 400 kWU, 800 k hex chars.
@@ -141,6 +141,8 @@ pub fn app(state: DevnetState) -> Router {
         .route("/tx/{txid}", get(get_tx))
         .route("/tx/{txid}/hex", get(get_tx_hex))
         .route("/tx/{txid}/status", get(get_tx_status))
+        .route("/tx/{txid}/outspend/{vout}", get(get_tx_outspend))
+        .route("/tx/{txid}/outspends", get(get_tx_outspends))
         .route("/address/{address}", get(address_stats))
         .route("/address/{address}/txs", get(address_txs))
         .route("/address/{address}/txs/mempool", get(address_txs_mempool))
@@ -289,6 +291,46 @@ async fn get_tx_status(
     // Esplora answers an unknown txid as unconfirmed.
     let conf = d.transaction(&txid).and_then(|(_, c, _)| c);
     Ok(Json(super::esplora::TxStatus::from(conf)).into_response())
+}
+
+/// One output's spend, in Esplora's shape: `{"spent":false}` or
+/// `{"spent":true,"txid","vin","status"}`.
+fn outspend_json(d: &Devnet, outpoint: &OutPoint) -> Value {
+    match d.outspend(outpoint) {
+        None => json!({ "spent": false }),
+        Some((txid, vin, conf)) => json!({
+            "spent": true,
+            "txid": txid,
+            "vin": vin,
+            "status": super::esplora::TxStatus::from(conf),
+        }),
+    }
+}
+
+async fn get_tx_outspend(
+    State(state): State<DevnetState>,
+    Path((txid, vout)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let txid = parse_txid(&txid)?;
+    let vout: u32 = vout
+        .parse()
+        .map_err(|_| ApiError::bad_request("Invalid output index"))?;
+    Ok(Json(outspend_json(&state.lock(), &OutPoint { txid, vout })))
+}
+
+async fn get_tx_outspends(
+    State(state): State<DevnetState>,
+    Path(txid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let txid = parse_txid(&txid)?;
+    let d = state.lock();
+    let (tx, _, _) = d
+        .transaction(&txid)
+        .ok_or_else(|| ApiError::not_found("Transaction not found"))?;
+    let spends = (0..u32::try_from(tx.output.len()).unwrap_or(u32::MAX))
+        .map(|vout| outspend_json(&d, &OutPoint { txid, vout }))
+        .collect();
+    Ok(Json(Value::Array(spends)))
 }
 
 fn stats_json(d: &Devnet, key: &str, value: &str, sh: &ScriptHash) -> Value {

@@ -3,13 +3,18 @@
 //! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
 
 pub mod auth;
+pub mod claims;
 pub mod client;
 pub mod error;
 pub mod friends;
+pub mod gate;
 pub mod limits;
+pub mod listener;
 pub mod queue;
 pub mod receipt;
 pub mod server;
+pub mod status;
+pub mod submit;
 pub mod validate;
 pub mod worker;
 

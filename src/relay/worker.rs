@@ -26,6 +26,9 @@ pub struct WorkerConfig {
     pub confirm_poll: Duration,
     /// After this long unconfirmed, a transaction is marked failed (expired).
     pub expiry: Duration,
+    /// How long confirmed and failed records are kept (for status lookups) before they
+    /// are deleted.
+    pub retain: Duration,
     /// How many records are handled at once.
     pub parallel: usize,
     /// How many while submissions are in flight: accepting comes first, so a burst is
@@ -42,11 +45,15 @@ impl Default for WorkerConfig {
             backoff_max: Duration::from_secs(300),
             confirm_poll: Duration::from_secs(30),
             expiry: Duration::from_secs(14 * 24 * 3600),
+            retain: Duration::from_secs(30 * 24 * 3600),
             parallel: 32,
             parallel_while_accepting: 4,
         }
     }
 }
+
+/// How often finished records past the retention window are deleted.
+const PRUNE_EVERY_MS: i64 = 60_000;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -55,9 +62,23 @@ fn ms(d: Duration) -> i64 {
 /// Runs until `stop` turns true.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let cfg = state.config.worker;
+    let mut last_prune = i64::MIN;
     loop {
         if *stop.borrow() {
             return;
+        }
+        // Finished records are kept for the retention window (friends may still ask about
+        // them), then deleted, so the database does not grow forever.
+        let now = now_ms();
+        if now.saturating_sub(last_prune) >= PRUNE_EVERY_MS {
+            last_prune = now;
+            match state.queue.prune(now.saturating_sub(ms(cfg.retain))).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!("pruned {n} finished transactions past the retention window")
+                }
+                Err(e) => tracing::error!("relay worker cannot prune the queue: {e}"),
+            }
         }
         let due = match state.queue.due(now_ms(), 1024).await {
             Ok(d) => d,
@@ -128,6 +149,10 @@ fn already_known(reason: &str) -> bool {
 }
 
 async fn step(state: &AppState, rec: Record) {
+    // Replaced meanwhile (its replacement took its claims): nothing more to do for it.
+    if !state.claims.contains(&rec.txid) {
+        return;
+    }
     let cfg = state.config.worker;
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
@@ -170,10 +195,13 @@ async fn step(state: &AppState, rec: Record) {
     } else {
         Some(broadcast(state, &rec, now).await)
     };
-    if let Some(a) = attempt
-        && let Err(e) = state.queue.record(rec.txid, a).await
-    {
-        tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}");
+    if let Some(a) = attempt {
+        let finished = matches!(a.status, Status::Confirmed | Status::Failed);
+        match state.queue.record(rec.txid, a).await {
+            Ok(()) if finished => state.claims.release(&rec.txid),
+            Ok(()) => {}
+            Err(e) => tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}"),
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 use super::keystore::{self, KdfParams, KeystoreSecret};
-use super::{Account, WalletError, WalletStore, fsutil};
+use super::{Account, WalletError, WalletStore};
+use crate::fs as fsutil;
 use crate::keys::{DerivationPath, KeyChain, Mnemonic};
 use crate::network::Network;
 use crate::script::{AddressType, ScriptBuf};
@@ -186,16 +187,7 @@ pub fn create_wallet(paths: &WalletPaths, new: &NewWallet<'_>) -> Result<Created
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), WalletError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| WalletError::io("create directory", dir, e))
+    fsutil::create_private_dir_all(dir).map_err(|e| WalletError::io("create directory", dir, e))
 }
 
 /// Returns the Unix permission bits of `path` if group or others may read or write it
