@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use super::api::DevnetState;
 use super::mempool::{ESPLORA_TARGETS, INCREMENTAL_RELAY_FEE, MIN_RELAY_FEE, RejectKind};
 use super::node::{BroadcastLimits, Devnet};
+use crate::descriptor::checksum;
 use crate::network::Network;
 use crate::script::ScriptBuf;
 use crate::script::address::Address;
-use crate::script::descriptor::checksum;
 use crate::tx::{Transaction, Txid};
 use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 

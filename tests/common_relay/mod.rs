@@ -123,6 +123,9 @@ pub fn test_config(auth: AuthMode) -> RelayConfig {
     c.worker.confirm_poll = Duration::from_millis(200);
     c.friend_quota = (100_000, 100_000);
     c.ip_rate = (100_000, 100_000);
+    // Load tests fire many transactions from one address.
+    c.pending_per_submitter = 1_000_000;
+    c.max_pending = 1_000_000;
     c
 }
 
