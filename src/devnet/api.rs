@@ -2,7 +2,7 @@
 //! and Bitcoin Core's JSON-RPC subset on `POST /`.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +19,7 @@ use super::esplora::{TxValue, UtxoValue, lookup_tx, script_stats};
 use super::index::{ScriptHash, script_hash};
 use super::mempool::Reject;
 use super::node::{BroadcastLimits, Devnet, DevnetError};
+use super::state::{DevnetState, TaskFailed};
 use crate::network::Network;
 use crate::script::address::Address;
 use crate::tx::{OutPoint, Transaction, Txid};
@@ -32,49 +33,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CHAIN_TXS_PER_PAGE: usize = 25;
 /// Mempool transactions in a history answer (Esplora's `MAX_MEMPOOL_TXS`).
 const MAX_MEMPOOL_TXS: usize = 50;
-
-/// The devnet shared between request handlers and the block timer.
-#[derive(Debug, Clone)]
-pub struct DevnetState {
-    inner: Arc<Mutex<Devnet>>,
-    halt: Arc<tokio::sync::Notify>,
-}
-
-impl DevnetState {
-    /// Wraps an opened devnet.
-    pub fn new(devnet: Devnet) -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(devnet)),
-            halt: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
-    /// Locks the devnet. A panic in another handler leaves consistent state behind
-    /// (every change is validated before it is applied), so a poisoned lock is reused.
-    pub fn lock(&self) -> MutexGuard<'_, Devnet> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `f` on the locked devnet on tokio's blocking pool (script checks, mining).
-    pub(super) async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Devnet) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let state = self.clone();
-        let (out, halted) = tokio::task::spawn_blocking(move || {
-            let mut d = state.lock();
-            let out = f(&mut d);
-            (out, d.halted().is_some())
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("devnet task failed: {e}")))?;
-        if halted {
-            // A block libbitcoinkernel refused: stop the server (see `run`).
-            self.halt.notify_one();
-        }
-        Ok(out)
-    }
-}
 
 /// An error answer: a status and a text body (as Esplora answers errors).
 #[derive(Debug)]
@@ -115,6 +73,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, self.message).into_response()
+    }
+}
+
+impl From<TaskFailed> for ApiError {
+    fn from(e: TaskFailed) -> Self {
+        ApiError::internal(e.to_string())
     }
 }
 
@@ -206,7 +170,7 @@ pub async fn run(
                 match state.blocking(|d| d.mine(1, None)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!("timed block: {e}"),
-                    Err(e) => tracing::error!("timed block: {}", e.message),
+                    Err(e) => tracing::error!("timed block: {e}"),
                 }
             }
         })

@@ -16,7 +16,7 @@ use axum::http::{Method, header, request::Parts};
 
 use super::auth::{AuthError, HeadVerified, RequestHead, parse_header, verify_head};
 use super::error::AppError;
-use super::server::{AppState, AuthMode};
+use super::state::{AppState, AuthMode};
 
 /// Who is asking, as far as the headers tell.
 #[derive(Debug)]

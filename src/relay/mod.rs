@@ -13,10 +13,12 @@ pub mod listener;
 pub mod queue;
 pub mod receipt;
 pub mod server;
+pub mod state;
 pub mod status;
 pub mod submit;
 pub mod validate;
 pub mod worker;
 
 pub use error::AppError;
-pub use server::{AppState, AuthMode, RelayConfig, app, run};
+pub use server::{app, run};
+pub use state::{AppState, AuthMode, RelayConfig};

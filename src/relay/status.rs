@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::queue::{Attempt, Record, Status, now_ms};
-use super::server::AppState;
+use super::state::AppState;
 use crate::chain::TxStatus;
 use crate::tx::{Transaction, Txid};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::claims::{ClaimError, Limits, check_replacement};
 use super::error::AppError;
 use super::queue::{Attempt, Record, Status};
-use super::server::AppState;
+use super::state::AppState;
 use super::validate::{backend_err, check_contextual, decode, fee, spent_outputs};
 use crate::chain::Outspend;
 use crate::tx::{Transaction, Txid};

@@ -9,48 +9,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::queue::{Attempt, Record, Status, now_ms};
-use super::server::AppState;
+use super::state::AppState;
+pub use super::state::WorkerConfig;
 use crate::chain::{ChainError, TxStatus};
 use crate::tx::Transaction;
-
-/// The worker's timings.
-#[derive(Debug, Clone, Copy)]
-pub struct WorkerConfig {
-    /// How often the worker looks for due records when nothing wakes it.
-    pub poll: Duration,
-    /// The first retry delay; doubles per failed attempt.
-    pub backoff_base: Duration,
-    /// The longest retry delay.
-    pub backoff_max: Duration,
-    /// How often a broadcast transaction's status is checked.
-    pub confirm_poll: Duration,
-    /// After this long unconfirmed, a transaction is marked failed (expired).
-    pub expiry: Duration,
-    /// How long confirmed and failed records are kept (for status lookups) before they
-    /// are deleted.
-    pub retain: Duration,
-    /// How many records are handled at once.
-    pub parallel: usize,
-    /// How many while submissions are in flight: accepting comes first, so a burst is
-    /// accepted faster and then delivered at full width (`cargo bench --bench relay_load`,
-    /// `docs/relay-protocol.md`, Performance).
-    pub parallel_while_accepting: usize,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            poll: Duration::from_secs(1),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
-            confirm_poll: Duration::from_secs(30),
-            expiry: Duration::from_secs(14 * 24 * 3600),
-            retain: Duration::from_secs(30 * 24 * 3600),
-            parallel: 32,
-            parallel_while_accepting: 4,
-        }
-    }
-}
 
 /// How often finished records past the retention window are deleted.
 const PRUNE_EVERY_MS: i64 = 60_000;
