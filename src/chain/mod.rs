@@ -250,6 +250,14 @@ pub trait ChainBackend: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Returns what spends each output of `txid` (in output order), in one request where
+    /// the backend can (Esplora's `/tx/{txid}/outspends`); `None` where it cannot (ask
+    /// [`outspend`](Self::outspend) per output then), or if the transaction is unknown.
+    fn outspends(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Vec<Outspend>>, ChainError>> {
+        let _ = txid;
+        Box::pin(async { Ok(None) })
+    }
+
     /// Returns where a transaction stands.
     fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>>;
 

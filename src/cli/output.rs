@@ -42,13 +42,14 @@ impl Output {
         }
     }
 
-    /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr.
+    /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr. A closed
+    /// stream is ignored (the exit code still tells): `println!` would panic on it.
     pub fn error(&self, err: &CliError) {
         if self.json {
             let doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
-            println!("{doc}");
+            let _ = writeln!(std::io::stdout().lock(), "{doc}");
         } else {
-            eprintln!("error: {}", err.message);
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", err.message);
         }
     }
 }

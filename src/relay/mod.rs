@@ -10,6 +10,7 @@ pub mod friends;
 pub mod gate;
 pub mod limits;
 pub mod listener;
+pub mod outspends;
 pub mod queue;
 pub mod receipt;
 pub mod server;

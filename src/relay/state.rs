@@ -144,6 +144,7 @@ pub struct AppState {
     /// Recent backend looks at broadcast transactions' status (`GET /v1/tx/{txid}`).
     pub(super) looks: Arc<super::status::Looks>,
     pub(super) prevouts: Arc<PrevoutCache>,
+    pub(super) outspends: Arc<super::outspends::OutspendCache>,
     pub(super) slots: Arc<Semaphore>,
     pub(super) read_slots: Arc<Semaphore>,
     pub(super) submitting: Arc<AtomicUsize>,
@@ -199,6 +200,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             wake: Arc::new(Notify::new()),
             prevouts: Arc::new(PrevoutCache::default()),
+            outspends: Arc::default(),
         }
     }
 }

@@ -75,6 +75,7 @@ pub async fn fresher(s: &AppState, rec: Record) -> Record {
         Ok(()) => {
             tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed");
             s.claims.release(&rec.txid);
+            s.outspends.forget_parents_of(&rec.raw);
         }
         Err(e) => tracing::error!(txid = %rec.txid, "cannot record a confirmation: {e}"),
     }

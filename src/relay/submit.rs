@@ -173,12 +173,12 @@ async fn judge_conflicts(
         originals.push((t, f, p.vsize));
         ours.push(t);
     }
-    // The backend's view, one question per input, all at once.
+    // The backend's view, one question per parent (cached briefly), all at once.
     let mut asks = tokio::task::JoinSet::new();
     for (i, input) in tx.input.iter().enumerate() {
-        let backend = Arc::clone(&s.backend);
+        let (backend, cache) = (Arc::clone(&s.backend), Arc::clone(&s.outspends));
         let op = input.previous_output;
-        asks.spawn(async move { (i, op, backend.outspend(op).await) });
+        asks.spawn(async move { (i, op, cache.get(op, &backend).await) });
     }
     let mut outside: Vec<Txid> = Vec::new();
     while let Some(joined) = asks.join_next().await {

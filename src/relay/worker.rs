@@ -160,7 +160,10 @@ async fn step(state: &AppState, rec: Record) {
     if let Some(a) = attempt {
         let finished = matches!(a.status, Status::Confirmed | Status::Failed);
         match state.queue.record(rec.txid, a).await {
-            Ok(()) if finished => state.claims.release(&rec.txid),
+            Ok(()) if finished => {
+                state.claims.release(&rec.txid);
+                state.outspends.forget_parents_of(&rec.raw);
+            }
             Ok(()) => {}
             Err(e) => tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}"),
         }

@@ -81,6 +81,12 @@ impl ChainBackend for Switch {
     ) -> BoxFuture<'_, Result<Option<ferry::chain::Outspend>, ChainError>> {
         self.inner.outspend(outpoint)
     }
+    fn outspends(
+        &self,
+        txid: Txid,
+    ) -> BoxFuture<'_, Result<Option<Vec<ferry::chain::Outspend>>, ChainError>> {
+        self.inner.outspends(txid)
+    }
     fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>> {
         Box::pin(async move {
             self.gate()?;
