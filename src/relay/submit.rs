@@ -1,7 +1,6 @@
 //! Taking a submission: the checks, the relay's own view of conflicts (what its pending
 //! transactions and the backend say the inputs are spent by), the caps, and the commit.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::claims::{ClaimError, Limits, check_replacement};
@@ -173,16 +172,12 @@ async fn judge_conflicts(
         originals.push((t, f, p.vsize));
         ours.push(t);
     }
-    // The backend's view, one question per parent (cached briefly), all at once.
-    let mut asks = tokio::task::JoinSet::new();
-    for (i, input) in tx.input.iter().enumerate() {
-        let (backend, cache) = (Arc::clone(&s.backend), Arc::clone(&s.outspends));
-        let op = input.previous_output;
-        asks.spawn(async move { (i, op, cache.get(op, &backend).await) });
-    }
+    // The backend's view, one question per parent (shared and cached briefly, so nearly
+    // always answered at once: no task per input).
     let mut outside: Vec<Txid> = Vec::new();
-    while let Some(joined) = asks.join_next().await {
-        let (i, op, spend) = joined.map_err(|_| AppError::internal("outspend task failed"))?;
+    for (i, input) in tx.input.iter().enumerate() {
+        let op = input.previous_output;
+        let spend = s.outspends.get(op, &s.backend).await;
         // A backend that is down cannot tell, as one without the question cannot: the relay
         // still accepts what it can check (its known prevouts, its own conflicts) and
         // delivers once the backend is back, which has the last word anyway.
