@@ -343,3 +343,83 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A full BIP-0324 handshake and a message each way over loopback: the ElligatorSwift
+    /// ECDH of libsecp256k1 (through the bip324 crate) runs in this build, beside the
+    /// build's script engine (bitcoinconsensus or bitcoinkernel; ADR 0007).
+    #[tokio::test]
+    async fn v2_handshake_and_messages_over_loopback() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let magic = Network::Regtest.p2p_magic().unwrap();
+        let responder = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, w) = s.into_split();
+            let p = bip324::futures::Protocol::new(
+                magic,
+                Role::Responder,
+                None,
+                None,
+                BufReader::new(Box::new(r) as V2Read),
+                w,
+            )
+            .await
+            .unwrap();
+            let (r, w) = p.into_split();
+            let mut conn = Connection::v2(Network::Regtest, magic, r, w);
+            let Message::Ping(n) = conn.recv().await.unwrap() else {
+                panic!("expected a ping")
+            };
+            conn.send(&Message::Pong(n)).await.unwrap();
+        });
+        let mut conn = connect(
+            Network::Regtest,
+            &addr,
+            &Route::Direct,
+            true,
+            Duration::from_secs(5),
+        )
+        .await
+        .map_err(|(_, e)| e)
+        .unwrap();
+        assert_eq!(conn.transport(), Transport::V2);
+        conn.send(&Message::Ping(77)).await.unwrap();
+        assert_eq!(conn.recv().await.unwrap(), Message::Pong(77));
+        responder.await.unwrap();
+    }
+
+    #[test]
+    fn host_port_split() {
+        assert_eq!(
+            split_host_port("[::1]:18444").unwrap(),
+            ("::1".to_owned(), 18444)
+        );
+        assert_eq!(
+            split_host_port("x.onion:8333").unwrap(),
+            ("x.onion".to_owned(), 8333)
+        );
+        assert!(split_host_port("nohost").is_err());
+        assert!(split_host_port(":1").is_err());
+    }
+
+    #[tokio::test]
+    async fn networks_without_p2p_are_refused_before_connecting() {
+        let err = connect(
+            Network::Qtum,
+            "127.0.0.1:1",
+            &Route::Direct,
+            true,
+            Duration::from_secs(1),
+        )
+        .await
+        .map_err(|(_, e)| e)
+        .err()
+        .unwrap();
+        assert!(matches!(err, P2pError::Unsupported(Network::Qtum)), "{err}");
+    }
+}
