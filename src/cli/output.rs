@@ -45,7 +45,14 @@ impl Output {
     /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr.
     pub fn error(&self, err: &CliError) {
         if self.json {
-            let doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            let mut doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            if let (Some(serde_json::Value::Object(report)), Some(obj)) =
+                (&err.report, doc.as_object_mut())
+            {
+                for (k, v) in report {
+                    obj.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
             println!("{doc}");
         } else {
             eprintln!("error: {}", err.message);

@@ -14,6 +14,7 @@
 pub mod broadcast;
 pub mod error;
 pub mod message;
+pub mod seeds;
 pub mod session;
 pub mod socks;
 pub mod transport;
