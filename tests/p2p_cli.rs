@@ -67,7 +67,14 @@ async fn bad_p2p_input_is_a_user_error() {
     let cases: [(&[&str], &str); 4] = [
         (&["--peer", "nohostport"], "HOST:PORT"),
         (
-            &["--peer", "127.0.0.1:1", "--observer", "127.0.0.1:1"],
+            &[
+                "--p2p-network",
+                "testnet4",
+                "--peer",
+                "127.0.0.1:1",
+                "--observer",
+                "127.0.0.1:1",
+            ],
             "both a peer and an observer",
         ),
         (

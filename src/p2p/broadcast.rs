@@ -62,7 +62,7 @@ impl BroadcastConfig {
     /// # Errors
     /// [`P2pError::Unsupported`] for a network without peer-to-peer support;
     /// [`P2pError::Protocol`] with no peer, no sender, or an observer that is also a peer
-    /// (it would only echo what it was given, which proves nothing).
+    /// (it would only echo what it was given, which proves nothing) — except on regtest.
     pub fn check(&self) -> Result<(), P2pError> {
         if self.network.p2p_magic().is_none() {
             return Err(P2pError::Unsupported(self.network));
@@ -72,7 +72,10 @@ impl BroadcastConfig {
                 "no peer to hand the transaction to".into(),
             ));
         }
-        if let Some(both) = self.observers.iter().find(|o| self.peers.contains(o)) {
+        // On regtest (the devnet, a local node) one node may be both: a second connection
+        // then proves that node accepted it, which is all a lone local node can show.
+        let shared = self.observers.iter().find(|o| self.peers.contains(o));
+        if let (Some(both), false) = (shared, self.network == Network::Regtest) {
             return Err(P2pError::Protocol(format!(
                 "{both} is both a peer and an observer: an observer must be a node the transaction was not given to"
             )));

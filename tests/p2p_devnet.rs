@@ -1,0 +1,132 @@
+//! The devnet's peer-to-peer listener through the real binary (issue 12): `ferry devnet
+//! --p2p-listen` takes a payment from `ferry send --p2p` (`inv` → `getdata` → `tx`) into its
+//! mempool and announces it to a second connection, the observer — over BIP-0324 v2 and v1.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod common_core;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common_core::story::Wallets;
+use ferry::script::AddressType;
+use serde_json::{Value, json};
+
+/// `ferry devnet` on ephemeral ports; killed when dropped.
+struct DevnetProc {
+    child: Child,
+    http: String,
+    p2p: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for DevnetProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_devnet() -> DevnetProc {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--json", "--data-dir", dir.path().to_str().unwrap()])
+        .args([
+            "devnet",
+            "--listen",
+            "127.0.0.1:0",
+            "--p2p-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("FERRY_BACKEND")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The info document is pretty-printed: read up to its closing brace.
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let end = line == "}";
+        text.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let info: Value = serde_json::from_str(&text).unwrap();
+    DevnetProc {
+        child,
+        http: format!("http://{}", info["listen"].as_str().unwrap()),
+        p2p: info["p2p"].as_str().unwrap().to_owned(),
+        _dir: dir,
+    }
+}
+
+async fn post(url: String, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn pays_over_p2p(v1: bool) {
+    let devnet = start_devnet();
+    let w = Wallets::new(&format!("{}/api", devnet.http));
+    w.make("alice", 3, AddressType::P2wpkh);
+    let w2 = w.clone();
+    let addr = tokio::task::spawn_blocking(move || w2.address("alice"))
+        .await
+        .unwrap();
+    post(
+        format!("{}/devnet/faucet", devnet.http),
+        json!({"address": addr, "amount_sat": 200_000}),
+    )
+    .await;
+    post(format!("{}/devnet/mine", devnet.http), json!({"blocks": 1})).await;
+    let p2p = devnet.p2p.clone();
+    let w2 = w.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        let to = w2.address("alice");
+        let mut extra = vec!["--p2p", "--peer", &p2p, "--observer", &p2p];
+        if v1 {
+            extra.push("--p2p-v1");
+        }
+        w2.send("alice", &to, 50_000, &extra)
+    })
+    .await
+    .unwrap();
+    let report = &sent["p2p"];
+    assert_eq!(report["propagated"], true, "{sent}");
+    let transport = if v1 { "v1" } else { "v2" };
+    assert_eq!(report["peers"][0]["transport"], transport);
+    assert_eq!(report["observers"][0]["transport"], transport);
+    assert_eq!(report["peers"][0]["handed_over"], true);
+    let mempool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        mempool.as_array().unwrap().contains(&sent["txid"]),
+        "{mempool}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_takes_and_announces_a_payment_over_v2() {
+    pays_over_p2p(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_takes_and_announces_a_payment_over_v1() {
+    pays_over_p2p(true).await;
+}
