@@ -6,64 +6,13 @@
 
 mod common;
 mod common_core;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common_devnet;
+mod common_p2p;
 
 use common_core::story::Wallets;
+use common_p2p::start_devnet;
 use ferry::script::AddressType;
 use serde_json::{Value, json};
-
-/// `ferry devnet` on ephemeral ports; killed when dropped.
-struct DevnetProc {
-    child: Child,
-    http: String,
-    p2p: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for DevnetProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_devnet() -> DevnetProc {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["--json", "--data-dir", dir.path().to_str().unwrap()])
-        .args([
-            "devnet",
-            "--listen",
-            "127.0.0.1:0",
-            "--p2p-listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("FERRY_BACKEND")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The info document is pretty-printed: read up to its closing brace.
-    let mut text = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let end = line == "}";
-        text.push_str(&line);
-        if end {
-            break;
-        }
-    }
-    let info: Value = serde_json::from_str(&text).unwrap();
-    DevnetProc {
-        child,
-        http: format!("http://{}", info["listen"].as_str().unwrap()),
-        p2p: info["p2p"].as_str().unwrap().to_owned(),
-        _dir: dir,
-    }
-}
 
 async fn post(url: String, body: Value) -> Value {
     reqwest::Client::new()
@@ -78,7 +27,7 @@ async fn post(url: String, body: Value) -> Value {
 }
 
 async fn pays_over_p2p(v1: bool) {
-    let devnet = start_devnet();
+    let devnet = start_devnet(None);
     let w = Wallets::new(&format!("{}/api", devnet.http));
     w.make("alice", 3, AddressType::P2wpkh);
     let w2 = w.clone();

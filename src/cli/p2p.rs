@@ -9,11 +9,11 @@ use ferry::p2p::broadcast::DEFAULT_OBSERVERS;
 use ferry::p2p::{BroadcastConfig, P2pReport, Route, seeds};
 use ferry::tx::Transaction;
 
+use super::CliError;
 use super::broadcast::{BroadcastOutcome, finish_broadcast};
-use super::{CliError, Ctx};
 
 /// Broadcasting over the peer-to-peer network.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct P2pArgs {
     /// Broadcast it yourself, straight into the Bitcoin peer-to-peer network (BIP-0324).
     #[arg(long)]
@@ -60,7 +60,7 @@ fn proxy_addr(url: &str) -> String {
 /// # Errors
 /// A user error for a network without peer-to-peer support, bad addresses, no peer.
 pub async fn plan(
-    ctx: &Ctx,
+    proxy: Option<&str>,
     args: &P2pArgs,
     network: Network,
 ) -> Result<Option<BroadcastConfig>, CliError> {
@@ -71,7 +71,7 @@ pub async fn plan(
     for a in args.peers.iter().chain(&args.observers) {
         ferry::p2p::transport::split_host_port(a).map_err(bad)?;
     }
-    let route = match &ctx.proxy {
+    let route = match proxy {
         Some(p) => Route::Socks5(proxy_addr(p)),
         None => Route::Direct,
     };

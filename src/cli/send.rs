@@ -266,7 +266,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             format!("--p2p-network differs from the wallet's network, {network}"),
         ));
     }
-    let p2p = super::p2p::plan(ctx, &args.p2p, network).await?;
+    let p2p = super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?;
     let backend = open_backend(ctx, network)?;
     // With --p2p, the network is the broadcast: the backend only builds and checks.
     let direct = p2p.is_none().then(|| Arc::clone(&backend));
@@ -408,7 +408,7 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
     ferry::tx::check_transaction(&tx)
         .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
     let p2p = match args.p2p.p2p_network {
-        Some(n) => super::p2p::plan(ctx, &args.p2p, n).await?,
+        Some(n) => super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, n).await?,
         None if args.p2p.p2p => {
             let network = ctx.open_wallet().map_err(|_| {
                 CliError::user(
@@ -416,7 +416,7 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
                     "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
                 )
             })?;
-            super::p2p::plan(ctx, &args.p2p, network.account.network).await?
+            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.account.network).await?
         }
         None => None,
     };

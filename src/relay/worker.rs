@@ -3,6 +3,7 @@
 //! out of the backend's mempool), and marks them `failed` on a definitive rejection or
 //! expiry. Every attempt is recorded in the queue.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use tokio::sync::watch;
 use super::queue::{Attempt, Record, Status, now_ms};
 use super::server::AppState;
 use crate::chain::{ChainError, TxStatus};
-use crate::tx::Transaction;
+use crate::p2p::BroadcastConfig;
+use crate::tx::{Transaction, Txid};
 
-/// The worker's timings.
-#[derive(Debug, Clone, Copy)]
+/// The worker's timings, and how it broadcasts.
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// How often the worker looks for due records when nothing wakes it.
     pub poll: Duration,
@@ -32,6 +34,9 @@ pub struct WorkerConfig {
     /// accepted faster and then delivered at full width (`cargo bench --bench relay_load`,
     /// `docs/relay-protocol.md`, Performance).
     pub parallel_while_accepting: usize,
+    /// `--broadcast p2p`: hand transactions to the peer-to-peer network instead of the
+    /// backend (which still checks them and watches their status).
+    pub p2p: Option<Arc<BroadcastConfig>>,
 }
 
 impl Default for WorkerConfig {
@@ -44,6 +49,7 @@ impl Default for WorkerConfig {
             expiry: Duration::from_secs(14 * 24 * 3600),
             parallel: 32,
             parallel_while_accepting: 4,
+            p2p: None,
         }
     }
 }
@@ -54,7 +60,7 @@ fn ms(d: Duration) -> i64 {
 
 /// Runs until `stop` turns true.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     loop {
         if *stop.borrow() {
             return;
@@ -128,7 +134,7 @@ fn already_known(reason: &str) -> bool {
 }
 
 async fn step(state: &AppState, rec: Record) {
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
         // By the transaction, not its id: a Core backend without -txindex finds a
@@ -202,7 +208,7 @@ fn retry(rec: &Record, now: i64, cfg: &WorkerConfig, status: Status, error: &str
 }
 
 async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     state
         .metrics
         .broadcast_attempts
@@ -219,7 +225,10 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             };
         }
     };
-    let result = state.backend.broadcast(&tx).await;
+    let result = match &cfg.p2p {
+        Some(p2p) => broadcast_p2p(state, p2p, &tx).await,
+        None => state.backend.broadcast(&tx).await,
+    };
     let ok = |txid: String| Attempt {
         status: Status::Broadcast,
         broadcast: true,
@@ -282,6 +291,40 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
             a.broadcast = true;
             a
+        }
+    }
+}
+
+/// Broadcasts over the peer-to-peer network. Success is an observer announcing it back,
+/// or the backend's node having it; anything else is retried (no peer says why it drops a
+/// transaction, so nothing here is definitive).
+async fn broadcast_p2p(
+    state: &AppState,
+    config: &BroadcastConfig,
+    tx: &Transaction,
+) -> Result<Txid, ChainError> {
+    let unseen = |reason: String| ChainError::Unreachable {
+        url: "p2p".into(),
+        reason,
+    };
+    let report = crate::p2p::broadcast(config, tx)
+        .await
+        .map_err(|e| unseen(e.to_string()))?;
+    if report.propagated {
+        return Ok(tx.txid());
+    }
+    match state.backend.tx_status_of(tx).await {
+        Ok(TxStatus::Mempool | TxStatus::Confirmed { .. }) => Ok(tx.txid()),
+        _ if report.handed_over() => {
+            Err(unseen("handed over, but no observer announced it".into()))
+        }
+        _ => {
+            let why: Vec<String> = report
+                .peers
+                .iter()
+                .map(|p| format!("{}: {}", p.peer, p.error.as_deref().unwrap_or("failed")))
+                .collect();
+            Err(unseen(format!("no peer took it ({})", why.join("; "))))
         }
     }
 }

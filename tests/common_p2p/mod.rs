@@ -4,12 +4,14 @@
 //! past initial block download, with mature coins for a test key.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ferry::tx::{OutPoint, Transaction, TxOut};
 use ferry::units::Amount;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common_core::{Bitcoind, CoreAuth, free_port};
 use crate::common_devnet::{Key, KeyType};
@@ -117,5 +119,60 @@ impl Pair {
     pub async fn stop(self) {
         let (a, b) = (self.a, self.b);
         tokio::join!(a.stop(), b.stop());
+    }
+}
+
+/// `ferry devnet` on ephemeral ports; killed when dropped.
+pub struct DevnetProc {
+    child: Child,
+    pub http: String,
+    pub p2p: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for DevnetProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `log`: a file for the devnet's stderr (its log), else none.
+pub fn start_devnet(log: Option<&std::path::Path>) -> DevnetProc {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--json", "--data-dir", dir.path().to_str().unwrap()])
+        .args([
+            "devnet",
+            "--listen",
+            "127.0.0.1:0",
+            "--p2p-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("FERRY_BACKEND")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::null(),
+        })
+        .spawn()
+        .unwrap();
+    // The info document is pretty-printed: read up to its closing brace.
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let end = line == "}";
+        text.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let info: Value = serde_json::from_str(&text).unwrap();
+    DevnetProc {
+        child,
+        http: format!("http://{}", info["listen"].as_str().unwrap()),
+        p2p: info["p2p"].as_str().unwrap().to_owned(),
+        _dir: dir,
     }
 }
