@@ -24,3 +24,30 @@ pub use broadcast::{BroadcastConfig, P2pReport, PeerOutcome, broadcast};
 pub use error::{P2pError, WireError};
 pub use message::{Inventory, Message, VersionMessage};
 pub use transport::{Connection, Route, Transport};
+
+#[cfg(test)]
+mod tests {
+    /// The layering rule (DESIGN §1): `p2p` builds on the core only — never on the wallet
+    /// or another edge (the relay and the devnet build on it, not the other way round).
+    #[test]
+    fn p2p_imports_only_the_core() {
+        let sources = [
+            include_str!("broadcast.rs"),
+            include_str!("error.rs"),
+            include_str!("message.rs"),
+            include_str!("seeds.rs"),
+            include_str!("session.rs"),
+            include_str!("socks.rs"),
+            include_str!("transport.rs"),
+            include_str!("wire.rs"),
+        ];
+        for src in sources {
+            for edge in ["wallet", "chain", "relay", "devnet", "cli"] {
+                assert!(
+                    !src.contains(&format!("crate::{edge}")),
+                    "p2p imports {edge}"
+                );
+            }
+        }
+    }
+}

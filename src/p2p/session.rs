@@ -95,8 +95,8 @@ pub async fn handshake(
 ///
 /// # Errors
 /// [`P2pError::NoRelay`] for a peer that said it does not relay transactions,
-/// [`P2pError::NotRequested`] when the peer said `notfound`-style silence until `deadline`
-/// (it may already have the transaction), timeouts and connection errors.
+/// [`P2pError::NotRequested`] when the peer did not ask for it before `deadline` (it may
+/// already have it), timeouts and connection errors.
 pub async fn hand_over(
     conn: &mut Connection,
     peer: &PeerInfo,
