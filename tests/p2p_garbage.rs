@@ -29,6 +29,8 @@ enum Garbage {
     Oversize,
     HalfV2Handshake,
     Silent,
+    /// A well-behaved v1 node whose version says it does not relay transactions.
+    NoRelay,
 }
 
 /// Serves `garbage` on 127.0.0.1:0; returns the address and a connection counter.
@@ -58,7 +60,17 @@ async fn answer(mut s: TcpStream, garbage: Garbage) {
     );
     let reply = match garbage {
         // A v1 node reading a v2 key: bad magic, hang up without a word.
-        Garbage::BadMagic | Garbage::BadChecksum | Garbage::Oversize if !v1 => return,
+        Garbage::BadMagic | Garbage::BadChecksum | Garbage::Oversize | Garbage::NoRelay if !v1 => {
+            return;
+        }
+        Garbage::NoRelay => {
+            let mut f = encode_frame(
+                REGTEST,
+                &Message::Version(VersionMessage::anonymous(2, false)),
+            );
+            f.extend(encode_frame(REGTEST, &Message::Verack));
+            f
+        }
         Garbage::BadMagic => encode_frame([0xf9, 0xbe, 0xb4, 0xd9], &Message::Verack),
         Garbage::BadChecksum => {
             let mut f = version;
@@ -147,6 +159,11 @@ async fn a_v2_handshake_cut_in_half_is_not_retried_as_v1() {
 }
 
 #[tokio::test]
+async fn a_peer_that_does_not_relay_is_dropped() {
+    ends_with(Garbage::NoRelay, "does not relay", Transport::V1, 2).await;
+}
+
+#[tokio::test]
 async fn a_silent_peer_times_out() {
     let (addr, _) = serve(Garbage::Silent).await;
     let (report, took) = run(&addr, Duration::from_secs(1)).await;
@@ -171,4 +188,22 @@ async fn an_unreachable_peer_is_reported_not_fatal() {
     let error = report.peers[0].error.as_deref().unwrap();
     assert!(error.contains("could not connect"), "{error}");
     assert!(!report.handed_over());
+}
+
+#[tokio::test]
+async fn an_unreachable_observer_is_reported_once_and_nothing_is_claimed() {
+    let (addr, _) = serve(Garbage::Silent).await;
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut c = BroadcastConfig::new(Network::Regtest, vec![addr], vec![dead.clone()]);
+    c.connection_timeout = Duration::from_secs(1);
+    let report = broadcast(&c, &a_tx()).await.unwrap();
+    assert_eq!(report.observers.len(), 1, "{report:#?}");
+    assert_eq!(report.observers[0].peer, dead);
+    assert!(report.observers[0].error.is_some());
+    assert!(!report.propagated && report.seen_by.is_empty());
 }

@@ -266,7 +266,12 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             format!("--p2p-network differs from the wallet's network, {network}"),
         ));
     }
-    let p2p = super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?;
+    // Nothing is looked up or contacted for a transaction that will not be broadcast.
+    let p2p = if args.no_broadcast {
+        None
+    } else {
+        super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?
+    };
     let backend = open_backend(ctx, network)?;
     // With --p2p, the network is the broadcast: the backend only builds and checks.
     let direct = p2p.is_none().then(|| Arc::clone(&backend));

@@ -61,15 +61,16 @@ impl BroadcastConfig {
     ///
     /// # Errors
     /// [`P2pError::Unsupported`] for a network without peer-to-peer support;
-    /// [`P2pError::Protocol`] with no peer, no sender, or an observer that is also a peer
+    /// [`P2pError::NoPeers`] with no peer or no sender; [`P2pError::Protocol`] for an
+    /// observer that is also a peer
     /// (it would only echo what it was given, which proves nothing) — except on regtest.
     pub fn check(&self) -> Result<(), P2pError> {
         if self.network.p2p_magic().is_none() {
             return Err(P2pError::Unsupported(self.network));
         }
         if self.peers.is_empty() || self.senders == 0 {
-            return Err(P2pError::Protocol(
-                "no peer to hand the transaction to".into(),
+            return Err(P2pError::NoPeers(
+                "no peer to hand the transaction to: give --peer HOST:PORT".into(),
             ));
         }
         // On regtest (the devnet, a local node) one node may be both: a second connection
@@ -126,8 +127,8 @@ impl P2pReport {
 
 /// What an observer task reports.
 enum ObserverEvent {
-    /// Handshake done (or failed, with its outcome).
-    Ready(Result<(), PeerOutcome>),
+    /// Handshake done (true), or failed (false).
+    Ready(bool),
     /// It announced the transaction.
     Seen(String),
 }
@@ -152,13 +153,14 @@ pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2p
         observer_tasks.spawn(observe(cfg, peer, tx, events, stop));
     }
     drop(events_tx);
-    let mut observers = Vec::new();
-    let mut ready = 0;
+    // Each observer reports once that it is listening or has failed (its outcome comes
+    // back when its task is joined).
+    let (mut ready, mut failed) = (0, 0);
     let mut seen_by = Vec::new();
-    while ready + observers.len() < config.observers.len() {
+    while ready + failed < config.observers.len() {
         match events.recv().await {
-            Some(ObserverEvent::Ready(Ok(()))) => ready += 1,
-            Some(ObserverEvent::Ready(Err(outcome))) => observers.push(outcome),
+            Some(ObserverEvent::Ready(true)) => ready += 1,
+            Some(ObserverEvent::Ready(false)) => failed += 1,
             Some(ObserverEvent::Seen(peer)) => seen_by.push(peer),
             None => break,
         }
@@ -176,13 +178,13 @@ pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2p
     while seen_by.is_empty() && Instant::now() < deadline {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(ObserverEvent::Seen(peer))) => seen_by.push(peer),
-            Ok(Some(ObserverEvent::Ready(Err(outcome)))) => observers.push(outcome),
-            Ok(Some(ObserverEvent::Ready(Ok(())))) => {}
+            Ok(Some(ObserverEvent::Ready(_))) => {}
             Ok(None) | Err(_) => break,
         }
     }
     // The first announcement settles it: the other observers stop now.
     let _ = stop_tx.send(Some(Instant::now()));
+    let mut observers = Vec::new();
     while let Some(done) = observer_tasks.join_next().await {
         if let Ok(outcome) = done {
             observers.push(outcome);
@@ -208,8 +210,11 @@ pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2p
 }
 
 /// Hands the transaction to up to `senders` peers at once, moving on to the next
-/// candidate when one fails.
+/// candidate when one fails — but starting none after twice the connection timeout, so
+/// a long list of dead peers cannot stretch the broadcast without bound (each connection
+/// is bounded by itself: a v2 try and a v1 retry, each within the timeout).
 async fn send_all(config: &BroadcastConfig, tx: &Transaction) -> Vec<PeerOutcome> {
+    let last_start = after(config.connection_timeout * 2);
     let mut candidates = config.peers.iter();
     let mut running = JoinSet::new();
     let mut outcomes = Vec::new();
@@ -230,6 +235,7 @@ async fn send_all(config: &BroadcastConfig, tx: &Transaction) -> Vec<PeerOutcome
         if outcome.handed_over {
             handed += 1;
         } else if handed + running.len() < config.senders
+            && Instant::now() < last_start
             && let Some(next) = candidates.next()
         {
             running.spawn(send_one(config.clone(), next.clone(), tx.clone()));
@@ -303,18 +309,16 @@ async fn observe(
     {
         Ok(c) => c,
         Err((t, e)) => {
-            let o = outcome(t, Some(e));
-            let _ = events.send(ObserverEvent::Ready(Err(o.clone())));
-            return o;
+            let _ = events.send(ObserverEvent::Ready(false));
+            return outcome(t, Some(e));
         }
     };
     let transport = conn.transport();
     if let Err(e) = handshake(&mut conn, true, deadline).await {
-        let o = outcome(transport, Some(e));
-        let _ = events.send(ObserverEvent::Ready(Err(o.clone())));
-        return o;
+        let _ = events.send(ObserverEvent::Ready(false));
+        return outcome(transport, Some(e));
     }
-    let _ = events.send(ObserverEvent::Ready(Ok(())));
+    let _ = events.send(ObserverEvent::Ready(true));
     // Listen until the broadcaster sets the end: an announcement may come before the
     // senders are even done.
     let far = after(config.connection_timeout + config.propagation_timeout);
@@ -334,5 +338,34 @@ async fn observe(
             outcome(transport, None)
         }
         Err(e) => outcome(transport, Some(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_checked_before_any_connection() {
+        let peer = || vec!["127.0.0.1:1".to_owned()];
+        let qtum = BroadcastConfig::new(Network::Qtum, peer(), vec![]);
+        assert!(matches!(qtum.check(), Err(P2pError::Unsupported(_))));
+        let none = BroadcastConfig::new(Network::Testnet4, vec![], vec![]);
+        assert!(matches!(none.check(), Err(P2pError::NoPeers(_))));
+        let mut zero = BroadcastConfig::new(Network::Testnet4, peer(), vec![]);
+        zero.senders = 0;
+        assert!(matches!(zero.check(), Err(P2pError::NoPeers(_))));
+        // An observer that is also a peer proves nothing — except on a local regtest node.
+        let echo = BroadcastConfig::new(Network::Testnet4, peer(), peer());
+        let err = echo.check().unwrap_err();
+        assert!(
+            err.to_string().contains("both a peer and an observer"),
+            "{err}"
+        );
+        assert!(
+            BroadcastConfig::new(Network::Regtest, peer(), peer())
+                .check()
+                .is_ok()
+        );
     }
 }

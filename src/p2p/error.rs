@@ -65,6 +65,12 @@ pub enum P2pError {
         #[source]
         source: std::io::Error,
     },
+    /// A peer address that is not `HOST:PORT`.
+    #[error("{0:?} is not HOST:PORT")]
+    BadAddress(String),
+    /// No peer to talk to (none given, none found).
+    #[error("{0}")]
+    NoPeers(String),
     /// The SOCKS5 proxy could not be used or refused the connection.
     #[error("proxy: {0}")]
     Proxy(String),

@@ -57,7 +57,7 @@ pub fn fixed_seeds(network: Network) -> Vec<&'static str> {
 ///
 /// # Errors
 /// [`P2pError::Unsupported`] for networks without peer-to-peer support;
-/// [`P2pError::Protocol`] when no candidate was found (always on regtest: give `--peer`).
+/// [`P2pError::NoPeers`] when no candidate was found (always on regtest: give `--peer`).
 pub async fn candidates(
     network: Network,
     route: &Route,
@@ -90,7 +90,7 @@ pub async fn candidates(
     shuffle(&mut found)?;
     found.truncate(want);
     if found.is_empty() {
-        return Err(P2pError::Protocol(format!(
+        return Err(P2pError::NoPeers(format!(
             "no {network} peers found{}: give --peer HOST:PORT and --observer HOST:PORT",
             if network == Network::Regtest {
                 " (regtest has no seeds)"

@@ -80,9 +80,9 @@ pub struct Connection {
 /// Splits `host:port` (a bracketed IPv6 address allowed).
 ///
 /// # Errors
-/// [`P2pError::Protocol`] when there is no port.
+/// [`P2pError::BadAddress`] when there is no host or port.
 pub fn split_host_port(peer: &str) -> Result<(String, u16), P2pError> {
-    let bad = || P2pError::Protocol(format!("{peer:?} is not HOST:PORT"));
+    let bad = || P2pError::BadAddress(peer.to_owned());
     let (host, port) = peer.rsplit_once(':').ok_or_else(bad)?;
     let port = port.parse::<u16>().map_err(|_| bad())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
