@@ -15,25 +15,20 @@ mod common_relay;
 use std::sync::Arc;
 
 use common_devnet::{Key, KeyType};
-use common_p2p::start_devnet;
+use common_p2p::{DevnetProc, start_devnet};
 use common_relay::{Relay, test_config, wait_until};
 use ferry::identity::IdentityKey;
 use ferry::network::Network;
 use ferry::p2p::BroadcastConfig;
 use ferry::relay::AuthMode;
-use ferry::tx::{OutPoint, TxOut};
+use ferry::tx::{OutPoint, Transaction, TxOut};
 use ferry::units::Amount;
 use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn relay_delivers_its_queue_over_p2p() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("devnet.log");
-    let devnet = start_devnet(Some(&log));
+/// A confirmed coin for `Key::new(seed)` on the devnet, and a signed spend of it.
+async fn funded_spend(devnet: &DevnetProc, seed: u8) -> Transaction {
     let http = reqwest::Client::new();
-
-    // A coin for a test key, confirmed.
-    let key = Key::new(0x51);
+    let key = Key::new(seed);
     let script = key.script(KeyType::P2wpkh);
     let funded: Value = http
         .post(format!("{}/devnet/faucet", devnet.http))
@@ -74,7 +69,16 @@ async fn relay_delivers_its_queue_over_p2p() {
             script_pubkey: script.clone(),
         },
     );
-    let tx = key.spend(&[coin], &[(script, 99_000)], 0xffff_fffd);
+    key.spend(&[coin], &[(script, 99_000)], 0xffff_fffd)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_delivers_its_queue_over_p2p() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("devnet.log");
+    let devnet = start_devnet(Some(&log));
+    let http = reqwest::Client::new();
+    let tx = funded_spend(&devnet, 0x51).await;
 
     // The relay: open, its backend's broadcast switched off, delivering over P2P.
     let mut config = test_config(AuthMode::Open);
@@ -117,4 +121,80 @@ async fn relay_delivers_its_queue_over_p2p() {
         "the devnet took it over P2P: {text}"
     );
     relay.kill().await;
+}
+
+/// `--via` and `--p2p` at once (friends and the network): both carry the transaction and
+/// both outcomes are reported; a relay that took it is success even when no peer could be
+/// reached, and the network alone is success when the relay is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn via_and_p2p_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(None);
+    let relay = Relay::start(
+        dir.path(),
+        &devnet.http,
+        test_config(AuthMode::Open),
+        IdentityKey::generate().unwrap(),
+        Vec::new(),
+        false,
+    )
+    .await;
+    let run = |hex: String, via: String, peer: String| async move {
+        tokio::task::spawn_blocking(move || {
+            let f = common::Ferry::new();
+            f.run(&[
+                "--json",
+                "broadcast",
+                &hex,
+                "--via",
+                &via,
+                "--p2p",
+                "--p2p-network",
+                "regtest",
+                "--peer",
+                &peer,
+                "--observer",
+                &peer,
+                "--p2p-wait",
+                "5",
+            ])
+        })
+        .await
+        .unwrap()
+    };
+    // Both work.
+    let tx = funded_spend(&devnet, 0x61).await;
+    let j = run(tx.to_hex(), relay.base.clone(), devnet.p2p.clone())
+        .await
+        .expect_code(0)
+        .json();
+    assert_eq!(j["broadcast"][0]["via"], relay.base.as_str(), "{j}");
+    assert!(j["broadcast"][0].get("error").is_none(), "{j}");
+    assert_eq!(j["p2p"]["propagated"], true, "{j}");
+
+    // No peer reachable, the relay takes it: success, with the P2P failure reported.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let tx = funded_spend(&devnet, 0x62).await;
+    let j = run(tx.to_hex(), relay.base.clone(), dead)
+        .await
+        .expect_code(0)
+        .json();
+    assert!(j["broadcast"][0].get("error").is_none(), "{j}");
+    assert_eq!(j["p2p"]["propagated"], false);
+    assert!(j["p2p"]["peers"][0]["error"].as_str().is_some());
+
+    // The relay is gone, the network takes it: success too.
+    let base = relay.base.clone();
+    relay.kill().await;
+    let tx = funded_spend(&devnet, 0x63).await;
+    let j = run(tx.to_hex(), base, devnet.p2p.clone())
+        .await
+        .expect_code(0)
+        .json();
+    assert!(j["broadcast"][0]["error"].as_str().is_some(), "{j}");
+    assert_eq!(j["p2p"]["propagated"], true, "{j}");
 }

@@ -316,14 +316,16 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         confirm(ctx, args.yes, &text, "Sign and broadcast?")?;
     }
     let tx = sign(ctx, &wallet, &built)?;
+    // The network first, then any relay: a relay's backend that had it already would keep
+    // the observers from ever hearing it (nodes announce a transaction once).
+    let p2p = match (&p2p, args.no_broadcast) {
+        (Some(config), false) => Some(super::p2p::run(config, &tx).await?),
+        _ => None,
+    };
     let broadcast = if args.no_broadcast {
         Vec::new()
     } else {
         broadcaster.broadcast(&tx).await
-    };
-    let p2p = match (&p2p, args.no_broadcast) {
-        (Some(config), false) => Some(super::p2p::run(config, &tx).await?),
-        _ => None,
     };
     let accepted = broadcast.iter().any(BroadcastOutcome::accepted)
         || p2p.as_ref().is_some_and(P2pReport::handed_over);
@@ -435,13 +437,13 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let outcomes = Broadcaster::new(ctx, &args.via, direct)?
-        .broadcast(&tx)
-        .await;
+    let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
+    // The network first, then any relay (see `send`).
     let report = match &p2p {
         Some(config) => Some(super::p2p::run(config, &tx).await?),
         None => None,
     };
+    let outcomes = broadcaster.broadcast(&tx).await;
     let txid = tx.txid().to_string();
     let mut doc = serde_json::json!({"txid": txid, "broadcast": outcomes});
     if let Some(r) = &report {
