@@ -42,6 +42,7 @@ pub fn dns_seeds(network: Network) -> &'static [&'static str] {
 /// The fixed seed nodes for `network`, `HOST:PORT` (IPv4, IPv6 in brackets, onion).
 pub fn fixed_seeds(network: Network) -> Vec<&'static str> {
     let text = match network {
+        Network::Bitcoin => include_str!("seeds/mainnet.txt"),
         Network::Testnet4 => include_str!("seeds/testnet4.txt"),
         Network::Signet => include_str!("seeds/signet.txt"),
         _ => "",
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn fixed_seeds_parse_and_use_the_network_port() {
-        for network in [Network::Testnet4, Network::Signet] {
+        for network in [Network::Bitcoin, Network::Testnet4, Network::Signet] {
             let seeds = fixed_seeds(network);
             assert!(!seeds.is_empty());
             for s in seeds {
