@@ -16,7 +16,7 @@ use bech32::{Bech32, Hrp};
 use k256::schnorr::SigningKey;
 use zeroize::Zeroizing;
 
-use crate::wallet::fsutil::write_atomic;
+use crate::fs::{create_private_dir_all, write_atomic};
 
 /// File name of the identity key inside the data directory.
 pub const IDENTITY_FILE: &str = "identity.key";
@@ -244,7 +244,7 @@ pub fn import(path: &Path, key: &IdentityKey, force: bool) -> Result<(), Identit
 
 fn save(path: &Path, key: &IdentityKey) -> Result<(), IdentityError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| io("create directory", dir, e))?;
+        create_private_dir_all(dir).map_err(|e| io("create directory", dir, e))?;
     }
     write_atomic(path, key.to_file_text().as_bytes(), 0o600).map_err(|e| io("write", path, e))
 }

@@ -1,9 +1,12 @@
 //! ferry: a Bitcoin wallet and transaction broadcaster.
 //!
 //! The crate is layered (see `docs/architecture.md`): a pure, synchronous core —
-//! [`units`], [`network`], [`hashes`], [`keys`], [`script`], [`tx`], [`sighash`], [`sign`],
-//! [`psbt`], [`consensus`] — that does no I/O, and edges (the command line, and later the
-//! chain backends, relay and devnet) that do. The core never imports an edge.
+//! [`units`], [`network`], [`hashes`], [`fs`] (the one place files are written),
+//! [`script`], [`keys`], [`descriptor`], [`tx`], [`sighash`], [`sign`], [`psbt`],
+//! [`consensus`] — that does no network and no async; [`wallet`] and [`identity`] on files;
+//! and the edges that talk to the world: [`chain`], [`relay`], [`devnet`] (and the command
+//! line, in the binary). A module imports only modules listed before it here, so the core
+//! never reaches an edge; `tests/layering.rs` holds that.
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -15,7 +18,9 @@ compile_error!(
 
 pub mod chain;
 pub mod consensus;
+pub mod descriptor;
 pub mod devnet;
+pub mod fs;
 pub mod hashes;
 pub mod identity;
 pub mod keys;

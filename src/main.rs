@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -80,7 +81,8 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             .unwrap_or(&text)
             .trim_start_matches("error: ");
         let doc = serde_json::json!({"error": {"code": "usage", "message": first}});
-        println!("{doc}");
+        // Not println!: it panics when stdout is closed.
+        let _ = writeln!(std::io::stdout().lock(), "{doc}");
     } else {
         let _ = e.print();
     }

@@ -61,6 +61,7 @@ async fn alice_pays_through_bobs_relay() {
     assert_eq!(receipt.txid, txid);
     let pinned: [u8; 32] = hex::decode(&f.bob_key).unwrap().try_into().unwrap();
     verify_receipt(&receipt, &pinned).unwrap();
+    assert_eq!(outcomes[0]["receipt_verified"], true, "{sent}");
 
     // Bob's worker broadcasts it; a block confirms it; Bob's status says so.
     let mut seen = false;
@@ -95,6 +96,37 @@ async fn alice_pays_through_bobs_relay() {
         .expect_code(0)
         .json();
     assert_eq!(carol_balance["confirmed"], 40_000);
+
+    // Issue 14, finding 4: a relay with no pinned key is marked, and the terminal says so.
+    f.ferry(
+        &f.alice,
+        &["friends", "add", "unpinned", "--url", &f.relay_url],
+    )
+    .await
+    .expect_code(0);
+    let run = f
+        .ferry(
+            &f.alice,
+            &[
+                "--json",
+                "send",
+                &f.carol_address,
+                "5000sat",
+                "--fee-rate",
+                "2",
+                "--yes",
+                "--via",
+                "unpinned",
+            ],
+        )
+        .await
+        .expect_code(0);
+    let unpinned = run.json();
+    assert_eq!(
+        unpinned["broadcast"][0]["receipt_verified"], false,
+        "{unpinned}"
+    );
+    assert!(run.stderr.contains("was not verified"), "{}", run.stderr);
 
     // An unknown friend is a user error; a relay that is down fails the send (exit 2,
     // nothing spent) unless --fallback-direct lets ferry broadcast it itself.

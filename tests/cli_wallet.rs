@@ -8,9 +8,9 @@
 mod common;
 
 use common::Ferry;
+use ferry::descriptor::{Descriptor, checksum};
 use ferry::keys::Mnemonic;
 use ferry::network::Network;
-use ferry::script::descriptor::{Descriptor, checksum};
 use ferry::script::{Address, AddressType};
 use serde_json::Value;
 

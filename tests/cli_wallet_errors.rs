@@ -422,3 +422,29 @@ fn a_whole_session_never_shows_the_mnemonic_or_password() {
         assert!(!text.contains(&words[..3].join(" ")), "{entry}");
     }
 }
+
+/// An error printed to a closed stdout (`ferry … | head -0`) is no panic: the exit code
+/// still says what happened (issue 16: printing an error never panics).
+#[test]
+fn an_error_on_a_closed_stdout_is_no_panic() {
+    for args in [
+        &["--json", "no-such-command"][..],
+        &["--json", "--data-dir", "/nonexistent/ferry", "balance"][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .env_remove("FERRY_DATA_DIR")
+            .env_remove("FERRY_BACKEND")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(!out.status.success(), "{args:?}");
+    }
+}

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The relay's name, known only to the proxy.
-const BOB_HOST: &str = "bob-relay.test";
+use common_friends::BOB_RELAY_HOST as BOB_HOST;
 
 /// A minimal SOCKS5 server (RFC 1928): no authentication, CONNECT only, domain-name and
 /// IPv4 targets. It knows one name, `bob-relay.test` → 127.0.0.1, and only connects to

@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    BoxFuture, ChainBackend, ChainError, Discovery, HistoryTx, MempoolView, ScannedUtxo, TxStatus,
-    Utxo, UtxoScan, http,
+    BoxFuture, ChainBackend, ChainError, Discovery, HistoryTx, MempoolView, Outspend, ScannedUtxo,
+    TxStatus, Utxo, UtxoScan, http,
 };
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxOut, Txid};
@@ -632,6 +632,33 @@ impl ChainBackend for CoreRpcBackend {
                 Some(o) => Ok(Some(o.to_txout().map_err(|e| self.protocol(e))?)),
                 None => Ok(None),
             }
+        })
+    }
+
+    /// `gettxspendingprevout` (Core 24+) names a mempool spender; otherwise `gettxout`
+    /// counting the mempool tells unspent from spent in a block (the relay has already
+    /// checked that the output exists). Nodes without the method cannot tell.
+    fn outspend(&self, outpoint: OutPoint) -> BoxFuture<'_, Result<Option<Outspend>, ChainError>> {
+        Box::pin(async move {
+            let prevout = json!([{"txid": outpoint.txid, "vout": outpoint.vout}]);
+            let spending = match self.call("gettxspendingprevout", json!([prevout])).await? {
+                Ok(v) => v,
+                Err(_) => return Ok(None),
+            };
+            let spender = spending
+                .get(0)
+                .and_then(|s| s.get("spendingtxid"))
+                .and_then(Value::as_str);
+            if let Some(txid) = spender {
+                let txid = txid
+                    .parse()
+                    .map_err(|_| self.protocol(format!("gettxspendingprevout txid {txid:?}")))?;
+                return Ok(Some(Outspend::InMempool(txid)));
+            }
+            Ok(Some(match self.gettxout(outpoint, true).await? {
+                Some(_) => Outspend::Unspent,
+                None => Outspend::InBlock(None),
+            }))
         })
     }
 

@@ -11,7 +11,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, TxStatus, Utxo, http};
+use super::{BoxFuture, ChainBackend, ChainError, HistoryTx, Outspend, TxStatus, Utxo, http};
 use crate::hashes::sha256;
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxIn, TxOut, Txid, Witness};
@@ -28,6 +28,16 @@ pub struct EsploraBackend {
 }
 
 impl EsploraBackend {
+    fn to_outspend(&self, s: EsploraSpend, path: &str) -> Result<Outspend, ChainError> {
+        let confirmed = s.status.as_ref().is_some_and(|st| st.confirmed);
+        match (s.spent, s.txid) {
+            (false, _) => Ok(Outspend::Unspent),
+            (true, txid) if confirmed => Ok(Outspend::InBlock(txid)),
+            (true, Some(txid)) => Ok(Outspend::InMempool(txid)),
+            (true, None) => Err(self.protocol(format!("GET {path}: spent without a txid"))),
+        }
+    }
+
     /// Creates a client for `url` (`https://host/api`, or `esplora+https://…`), with a
     /// 30 s request timeout and a 10 s connect timeout.
     ///
@@ -124,6 +134,14 @@ impl EsploraBackend {
 /// Esplora's scripthash: SHA256 of the script, hex, natural byte order.
 pub fn scripthash(script_pubkey: &ScriptBuf) -> String {
     hex::encode(sha256(script_pubkey.as_bytes()))
+}
+
+/// One output's spend, as `/outspend(s)` give it.
+#[derive(Debug, Deserialize)]
+struct EsploraSpend {
+    spent: bool,
+    txid: Option<Txid>,
+    status: Option<EsploraStatus>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,6 +336,31 @@ impl ChainBackend for EsploraBackend {
                 );
             }
             Ok(Some(tx))
+        })
+    }
+
+    fn outspend(&self, outpoint: OutPoint) -> BoxFuture<'_, Result<Option<Outspend>, ChainError>> {
+        Box::pin(async move {
+            let path = format!("/tx/{}/outspend/{}", outpoint.txid, outpoint.vout);
+            // A server without the endpoint (404) cannot tell.
+            match self.get_json::<EsploraSpend>(&path).await? {
+                Some(s) => self.to_outspend(s, &path).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn outspends(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Vec<Outspend>>, ChainError>> {
+        Box::pin(async move {
+            let path = format!("/tx/{txid}/outspends");
+            match self.get_json::<Vec<EsploraSpend>>(&path).await? {
+                Some(all) => all
+                    .into_iter()
+                    .map(|s| self.to_outspend(s, &path))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                None => Ok(None),
+            }
         })
     }
 

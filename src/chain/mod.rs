@@ -119,6 +119,17 @@ pub struct MempoolView {
     pub requests: usize,
 }
 
+/// What spends an output, as far as the backend knows ([`ChainBackend::outspend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outspend {
+    /// Nothing spends it (or the backend does not know the output).
+    Unspent,
+    /// A mempool transaction spends it.
+    InMempool(Txid),
+    /// A block spends it; the spender's txid where the backend names it.
+    InBlock(Option<Txid>),
+}
+
 /// Why a backend request failed. Messages from the backend are carried as data, never
 /// parsed as a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,6 +241,21 @@ pub trait ChainBackend: Send + Sync {
                 .await?
                 .and_then(|tx| tx.output.get(outpoint.vout as usize).cloned()))
         })
+    }
+
+    /// Returns what spends `outpoint`, where the backend can tell; `None` where it cannot.
+    /// The relay refuses spends of spent outputs with it (issue 14).
+    fn outspend(&self, outpoint: OutPoint) -> BoxFuture<'_, Result<Option<Outspend>, ChainError>> {
+        let _ = outpoint;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Returns what spends each output of `txid` (in output order), in one request where
+    /// the backend can (Esplora's `/tx/{txid}/outspends`); `None` where it cannot (ask
+    /// [`outspend`](Self::outspend) per output then), or if the transaction is unknown.
+    fn outspends(&self, txid: Txid) -> BoxFuture<'_, Result<Option<Vec<Outspend>>, ChainError>> {
+        let _ = txid;
+        Box::pin(async { Ok(None) })
     }
 
     /// Returns where a transaction stands.

@@ -62,6 +62,10 @@ pub struct BroadcastOutcome {
     /// The relay's signed receipt, verified against its pinned key when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// For a relay's receipt: true only if it was verified against the key pinned for that
+    /// relay in friends.toml. False means any server at that URL could have signed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_verified: Option<bool>,
 }
 
 impl BroadcastOutcome {
@@ -76,6 +80,7 @@ impl BroadcastOutcome {
             status: "failed".into(),
             error: Some(error),
             receipt: None,
+            receipt_verified: None,
         }
     }
 }
@@ -173,6 +178,7 @@ impl Broadcaster {
                             backend.describe()
                         )),
                         receipt: None,
+                        receipt_verified: None,
                     });
                     return outcomes;
                 }
@@ -189,6 +195,7 @@ impl Broadcaster {
                     status: "accepted".into(),
                     error: None,
                     receipt: None,
+                    receipt_verified: None,
                 },
                 Err(e) => BroadcastOutcome::failed("direct", e.to_string()),
             });
@@ -206,12 +213,23 @@ impl Broadcaster {
             return BroadcastOutcome::failed(&relay.name, "no identity key".into());
         };
         match submit(http, &relay.url, tx, identity, relay.pinned_key.as_ref()).await {
-            Ok(accepted) => BroadcastOutcome {
-                via: relay.name.clone(),
-                status: accepted.status,
-                error: None,
-                receipt: Some(accepted.receipt),
-            },
+            Ok(accepted) => {
+                if relay.pinned_key.is_none() {
+                    super::prompts::say(&format!(
+                        "warning: {}'s receipt was not verified: no key is pinned for {} \
+                         (`ferry friends add NAME --url {} --key THEIR_NPUB`), so anyone \
+                         answering at that URL could have signed it",
+                        relay.name, relay.url, relay.url
+                    ));
+                }
+                BroadcastOutcome {
+                    via: relay.name.clone(),
+                    status: accepted.status,
+                    error: None,
+                    receipt: Some(accepted.receipt),
+                    receipt_verified: Some(relay.pinned_key.is_some()),
+                }
+            }
             Err(e) => BroadcastOutcome::failed(&relay.name, e.to_string()),
         }
     }

@@ -570,11 +570,12 @@ async fn start_bob_relay(
     config.worker.poll = Duration::from_millis(50);
     config.worker.confirm_poll = Duration::from_millis(100);
     config.worker.backoff_base = Duration::from_millis(100);
-    let state = AppState::new(config, Arc::new(chain), queue, identity, friends.keys());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(CliError::internal)?;
     let addr = listener.local_addr().map_err(CliError::internal)?;
+    config.public_urls = vec![format!("http://{addr}")];
+    let state = AppState::new(config, Arc::new(chain), queue, identity, friends.keys());
     tokio::spawn(ferry::relay::run(state, listener, wait_for(stop)));
     Ok(format!("http://{addr}"))
 }

@@ -42,7 +42,8 @@ impl Output {
         }
     }
 
-    /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr.
+    /// Reports an error: JSON on stdout in `--json` mode, else a line on stderr. A closed
+    /// stream is ignored (the exit code still tells): `println!` would panic on it.
     pub fn error(&self, err: &CliError) {
         if self.json {
             let mut doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
@@ -53,9 +54,9 @@ impl Output {
                     obj.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
-            println!("{doc}");
+            let _ = writeln!(std::io::stdout().lock(), "{doc}");
         } else {
-            eprintln!("error: {}", err.message);
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", err.message);
         }
     }
 }

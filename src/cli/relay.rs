@@ -40,9 +40,11 @@ pub struct ServeArgs {
     /// Accept only friends' NIP-98-signed requests (the default).
     #[arg(long)]
     pub friends_only: bool,
-    /// The URL clients reach this relay at (behind a proxy or onion), for NIP-98's `u`.
+    /// A URL friends reach this relay at (repeatable: e.g. an onion and a LAN address);
+    /// NIP-98's `u` must name one of them. Default: the listen address, when it is a
+    /// specific one (with `localhost` for loopback); required when listening on 0.0.0.0.
     #[arg(long, value_name = "URL")]
-    pub public_url: Option<String>,
+    pub public_url: Vec<String>,
     /// The network of the backend.
     #[arg(long, default_value = "regtest", value_name = "NETWORK")]
     pub network: Network,
@@ -60,6 +62,10 @@ pub struct ServeArgs {
     /// seconds (default 30).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub status_interval: Option<u64>,
+    /// How many days confirmed and failed transactions are kept for status lookups before
+    /// they are deleted (default 30).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub retain: Option<u64>,
     /// Where queued transactions go: the backend, or the peer-to-peer network (`p2p`,
     /// with --peer/--observer or the network's seeds; the backend still checks them and
     /// watches their status).
@@ -206,8 +212,9 @@ pub async fn run_relay(
             })?;
             let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
             let (url, _) = friends.resolve_via(&via).map_err(friends_err)?;
+            let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
             let http = ferry::relay::client::http_client(proxy).map_err(CliError::internal)?;
-            let st = ferry::relay::client::status(&http, &url, &txid)
+            let st = ferry::relay::client::status(&http, &url, &txid, &identity)
                 .await
                 .map_err(relay_err)?;
             out.emit(
@@ -230,6 +237,51 @@ pub async fn run_relay(
     }
 }
 
+/// The URLs NIP-98's `u` may name: the `--public-url`s, or else the listen address when it
+/// is a specific one. A relay on every interface cannot know how friends reach it, and
+/// guessing from each request's Host header would let a header signed for another relay
+/// pass here (issue 14), so it must be told.
+fn public_urls(
+    given: &[String],
+    addr: SocketAddr,
+    auth: AuthMode,
+) -> Result<Vec<String>, CliError> {
+    if !given.is_empty() {
+        for u in given {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(CliError::user(
+                    "bad_public_url",
+                    format!("--public-url {u:?} is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        return Ok(given
+            .iter()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .collect());
+    }
+    let ip = addr.ip();
+    if ip.is_unspecified() {
+        if auth == AuthMode::Open {
+            return Ok(Vec::new());
+        }
+        return Err(CliError::user(
+            "public_url_required",
+            format!(
+                "listening on every interface ({addr}): pass --public-url with each URL your friends \
+                 use for this relay (e.g. --public-url http://my-host:{}), so their signed requests \
+                 are checked against it",
+                addr.port()
+            ),
+        ));
+    }
+    let mut urls = vec![format!("http://{addr}")];
+    if ip.is_loopback() {
+        urls.push(format!("http://localhost:{}", addr.port()));
+    }
+    Ok(urls)
+}
+
 async fn serve(
     args: ServeArgs,
     dir: &Path,
@@ -248,8 +300,17 @@ async fn serve(
     } else {
         AuthMode::Friends
     };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| {
+            CliError::user(
+                "bind_failed",
+                format!("cannot listen on {}: {e}", args.listen),
+            )
+        })?;
+    let addr = listener.local_addr().map_err(CliError::internal)?;
     let mut config = RelayConfig::new(args.network, auth);
-    config.public_url = args.public_url.clone();
+    config.public_urls = public_urls(&args.public_url, addr, auth)?;
     if let Some(r) = args.ip_rate {
         config.ip_rate.1 = r;
     }
@@ -259,6 +320,9 @@ async fn serve(
     if let Some(s) = args.max_retry_delay {
         config.worker.backoff_max = std::time::Duration::from_secs(s);
         config.worker.backoff_base = config.worker.backoff_base.min(config.worker.backoff_max);
+    }
+    if let Some(days) = args.retain {
+        config.worker.retain = std::time::Duration::from_secs(days * 24 * 3600);
     }
     if let Some(s) = args.status_interval {
         config.worker.confirm_poll = std::time::Duration::from_secs(s);
@@ -296,16 +360,8 @@ async fn serve(
     let queue_path = dir.join("relay").join("queue.sqlite");
     let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
     let key = identity.public_hex();
+    let urls = config.public_urls.clone();
     let state = AppState::new(config, chain, queue, identity, friends.keys());
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| {
-            CliError::user(
-                "bind_failed",
-                format!("cannot listen on {}: {e}", args.listen),
-            )
-        })?;
-    let addr = listener.local_addr().map_err(CliError::internal)?;
     let info = serde_json::json!({
         "listen": addr.to_string(),
         "url": format!("http://{addr}"),
@@ -314,13 +370,22 @@ async fn serve(
         "friends": friends.keys().len(),
         "backend": backend_url,
         "queue": queue_path.display().to_string(),
+        "public_urls": urls,
     });
     out.emit(&info, |_| {
         format!(
-            "relay listening on http://{addr} ({}; {} friends)\nkey: {key}\nbackend: {backend_url}\nqueue: {}\nStop with Ctrl-C.",
+            "relay listening on http://{addr} ({}; {} friends)\nkey: {key}\nbackend: {backend_url}\nqueue: {}{}\nStop with Ctrl-C.",
             if args.open { "open to anyone" } else { "friends only" },
             friends.keys().len(),
-            queue_path.display()
+            queue_path.display(),
+            if args.open {
+                String::new()
+            } else {
+                format!(
+                    "\nfriends' requests must be signed for: {} (--public-url to change)",
+                    urls.join(", ")
+                )
+            }
         )
     })?;
     ferry::relay::run(state, listener, super::devnet::shutdown_signal())

@@ -2,7 +2,7 @@
 //! and Bitcoin Core's JSON-RPC subset on `POST /`.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,9 +19,10 @@ use super::esplora::{TxValue, UtxoValue, lookup_tx, script_stats};
 use super::index::{ScriptHash, script_hash};
 use super::mempool::Reject;
 use super::node::{BroadcastLimits, Devnet, DevnetError};
+use super::state::{DevnetState, TaskFailed};
 use crate::network::Network;
 use crate::script::address::Address;
-use crate::tx::{Transaction, Txid};
+use crate::tx::{OutPoint, Transaction, Txid};
 use crate::units::Amount;
 
 /// Largest request body: a standard transaction is at most 400 kWU, 800 k hex chars.
@@ -32,49 +33,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CHAIN_TXS_PER_PAGE: usize = 25;
 /// Mempool transactions in a history answer (Esplora's `MAX_MEMPOOL_TXS`).
 const MAX_MEMPOOL_TXS: usize = 50;
-
-/// The devnet shared between request handlers and the block timer.
-#[derive(Debug, Clone)]
-pub struct DevnetState {
-    inner: Arc<Mutex<Devnet>>,
-    halt: Arc<tokio::sync::Notify>,
-}
-
-impl DevnetState {
-    /// Wraps an opened devnet.
-    pub fn new(devnet: Devnet) -> Self {
-        Self {
-            inner: Arc::new(Mutex::new(devnet)),
-            halt: Arc::new(tokio::sync::Notify::new()),
-        }
-    }
-
-    /// Locks the devnet. A panic in another handler leaves consistent state behind
-    /// (every change is validated before it is applied), so a poisoned lock is reused.
-    pub fn lock(&self) -> MutexGuard<'_, Devnet> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `f` on the locked devnet on tokio's blocking pool (script checks, mining).
-    pub(super) async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Devnet) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let state = self.clone();
-        let (out, halted) = tokio::task::spawn_blocking(move || {
-            let mut d = state.lock();
-            let out = f(&mut d);
-            (out, d.halted().is_some())
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("devnet task failed: {e}")))?;
-        if halted {
-            // A block libbitcoinkernel refused: stop the server (see `run`).
-            self.halt.notify_one();
-        }
-        Ok(out)
-    }
-}
 
 /// An error answer: a status and a text body (as Esplora answers errors).
 #[derive(Debug)]
@@ -118,6 +76,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<TaskFailed> for ApiError {
+    fn from(e: TaskFailed) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
 impl From<DevnetError> for ApiError {
     fn from(e: DevnetError) -> Self {
         match e {
@@ -141,6 +105,8 @@ pub fn app(state: DevnetState) -> Router {
         .route("/tx/{txid}", get(get_tx))
         .route("/tx/{txid}/hex", get(get_tx_hex))
         .route("/tx/{txid}/status", get(get_tx_status))
+        .route("/tx/{txid}/outspend/{vout}", get(get_tx_outspend))
+        .route("/tx/{txid}/outspends", get(get_tx_outspends))
         .route("/address/{address}", get(address_stats))
         .route("/address/{address}/txs", get(address_txs))
         .route("/address/{address}/txs/mempool", get(address_txs_mempool))
@@ -204,7 +170,7 @@ pub async fn run(
                 match state.blocking(|d| d.mine(1, None)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!("timed block: {e}"),
-                    Err(e) => tracing::error!("timed block: {}", e.message),
+                    Err(e) => tracing::error!("timed block: {e}"),
                 }
             }
         })
@@ -289,6 +255,46 @@ async fn get_tx_status(
     // Esplora answers an unknown txid as unconfirmed.
     let conf = d.transaction(&txid).and_then(|(_, c, _)| c);
     Ok(Json(super::esplora::TxStatus::from(conf)).into_response())
+}
+
+/// One output's spend, in Esplora's shape: `{"spent":false}` or
+/// `{"spent":true,"txid","vin","status"}`.
+fn outspend_json(d: &Devnet, outpoint: &OutPoint) -> Value {
+    match d.outspend(outpoint) {
+        None => json!({ "spent": false }),
+        Some((txid, vin, conf)) => json!({
+            "spent": true,
+            "txid": txid,
+            "vin": vin,
+            "status": super::esplora::TxStatus::from(conf),
+        }),
+    }
+}
+
+async fn get_tx_outspend(
+    State(state): State<DevnetState>,
+    Path((txid, vout)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let txid = parse_txid(&txid)?;
+    let vout: u32 = vout
+        .parse()
+        .map_err(|_| ApiError::bad_request("Invalid output index"))?;
+    Ok(Json(outspend_json(&state.lock(), &OutPoint { txid, vout })))
+}
+
+async fn get_tx_outspends(
+    State(state): State<DevnetState>,
+    Path(txid): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let txid = parse_txid(&txid)?;
+    let d = state.lock();
+    let (tx, _, _) = d
+        .transaction(&txid)
+        .ok_or_else(|| ApiError::not_found("Transaction not found"))?;
+    let spends = (0..u32::try_from(tx.output.len()).unwrap_or(u32::MAX))
+        .map(|vout| outspend_json(&d, &OutPoint { txid, vout }))
+        .collect();
+    Ok(Json(Value::Array(spends)))
 }
 
 fn stats_json(d: &Devnet, key: &str, value: &str, sh: &ScriptHash) -> Value {

@@ -64,7 +64,7 @@ impl KernelCheck {
         // A leftover directory is only a cache of blocks the devnet replays anyway.
         let _ = std::fs::remove_dir_all(dir);
         let blocks = dir.join("blocks");
-        std::fs::create_dir_all(&blocks).map_err(setup_err)?;
+        crate::fs::create_private_dir_all(&blocks).map_err(setup_err)?;
         let verdict: Verdict = Arc::new(Mutex::new(None));
         let seen = Arc::clone(&verdict);
         let context = ContextBuilder::new()

@@ -25,10 +25,10 @@ pub mod mempool;
 pub mod node;
 pub mod p2p;
 pub mod policy;
-pub mod replace;
 pub mod rpc;
+pub mod state;
 pub mod store;
-pub mod truc;
 
-pub use api::{DevnetState, app, run};
+pub use api::{app, run};
 pub use node::{Devnet, DevnetError};
+pub use state::DevnetState;

@@ -504,6 +504,32 @@ impl Devnet {
         Some((tx.clone(), self.confirmation(height), prevouts))
     }
 
+    /// Returns what spends `outpoint`: the spending transaction, its input index and its
+    /// confirmation (`None` while in the mempool); `None` if the output is unspent or
+    /// unknown (Esplora's `outspend`).
+    pub fn outspend(&self, outpoint: &OutPoint) -> Option<(Txid, u32, Option<Confirmation>)> {
+        let spends = |tx: &Transaction| {
+            tx.input
+                .iter()
+                .position(|i| i.previous_output == *outpoint)
+                .and_then(|vin| u32::try_from(vin).ok())
+        };
+        if let Some(txid) = self.mempool.spender(outpoint) {
+            let vin = self.mempool.get(&txid).and_then(|e| spends(&e.tx))?;
+            return Some((txid, vin, None));
+        }
+        if self.chain.coin(outpoint).is_some() {
+            return None;
+        }
+        // Spent in a block: the spender is in the history of the output's script.
+        let output = self.chain.output(outpoint)?;
+        let sh = script_hash(&output.script_pubkey);
+        self.index.history(&sh).iter().find_map(|txid| {
+            let (tx, loc) = self.chain.tx(txid)?;
+            Some((*txid, spends(tx)?, self.confirmation(loc.height)))
+        })
+    }
+
     /// Returns the transactions touching `sh`: mempool ones newest first, then confirmed
     /// ones newest first.
     pub fn history(&self, sh: &ScriptHash) -> (Vec<Txid>, Vec<Txid>) {

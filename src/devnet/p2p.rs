@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
-use super::api::DevnetState;
+use super::state::DevnetState;
 use crate::network::Network;
 use crate::p2p::message::{
     Inventory, MSG_TX, MSG_WITNESS_FLAG, MSG_WTX, Message, VersionMessage, command_bytes,
@@ -94,6 +94,9 @@ async fn peer(
     id: u64,
     announce: broadcast::Sender<Accepted>,
 ) -> Result<(), P2pError> {
+    // Subscribed before the handshake: a peer may count itself connected once it has our
+    // verack, and anything accepted from then on must reach it.
+    let mut accepted = announce.subscribe();
     let deadline = session::after(std::time::Duration::from_secs(30));
     let mut conn = tokio::time::timeout_at(deadline, accept_transport(stream))
         .await
@@ -127,7 +130,6 @@ async fn peer(
             _ => {}
         }
     }
-    let mut accepted = announce.subscribe();
     // What this connection was told about, by the hash announced: getdata serves only these.
     let mut announced: HashMap<[u8; 32], Arc<Transaction>> = HashMap::new();
     loop {

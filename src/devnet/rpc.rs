@@ -10,13 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::api::DevnetState;
 use super::mempool::{ESPLORA_TARGETS, INCREMENTAL_RELAY_FEE, MIN_RELAY_FEE, RejectKind};
 use super::node::{BroadcastLimits, Devnet};
+use super::state::DevnetState;
+use crate::descriptor::checksum;
 use crate::network::Network;
 use crate::script::ScriptBuf;
 use crate::script::address::Address;
-use crate::script::descriptor::checksum;
 use crate::tx::{Transaction, Txid};
 use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 
@@ -75,20 +75,12 @@ pub async fn handle(State(state): State<DevnetState>, body: String) -> Response 
             .await;
         return match answers {
             Ok(a) => Json(Value::Array(a)).into_response(),
-            Err(e) => reply(
-                Value::Null,
-                Err(err(RPC_MISC_ERROR, format!("{e:?}"))),
-                true,
-            ),
+            Err(e) => reply(Value::Null, Err(err(RPC_MISC_ERROR, e.to_string())), true),
         };
     }
     match state.blocking(move |d| call(d, &req)).await {
         Ok((id, result, v2)) => reply(id, result, v2),
-        Err(e) => reply(
-            Value::Null,
-            Err(err(RPC_MISC_ERROR, format!("{e:?}"))),
-            false,
-        ),
+        Err(e) => reply(Value::Null, Err(err(RPC_MISC_ERROR, e.to_string())), false),
     }
 }
 

@@ -37,11 +37,16 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the directory or database cannot be opened.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+        crate::fs::create_private_dir_all(dir).map_err(|source| StoreError::Dir {
             path: dir.display().to_string(),
             source,
         })?;
-        let conn = Connection::open(dir.join("devnet.sqlite"))?;
+        let db = dir.join("devnet.sqlite");
+        crate::fs::create_private_file(&db).map_err(|source| StoreError::Dir {
+            path: db.display().to_string(),
+            source,
+        })?;
+        let conn = Connection::open(&db)?;
         // WAL without a sync per commit: a devnet may lose its last block on power loss,
         // never its consistency.
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -159,13 +159,13 @@ pub enum AuthError {
         /// The relay's time.
         now: i64,
     },
-    /// The `u` tag is missing or names another URL.
-    #[error("u tag {got:?} differs from the request URL {expected}")]
+    /// The `u` tag is missing or names a URL this relay does not answer to. The message
+    /// never says which URLs it does: that would link a relay's public (e.g. onion)
+    /// address to whoever can reach its listener.
+    #[error("u tag {got:?} is not a URL of this relay")]
     UrlMismatch {
         /// The tag's value.
         got: Option<String>,
-        /// The URL the relay was reached at.
-        expected: String,
     },
     /// The `method` tag is missing or differs.
     #[error("method tag {got:?} differs from the request method {expected}")]
@@ -190,6 +190,10 @@ pub enum AuthError {
     /// The replay cache is full of live entries; the relay fails closed.
     #[error("too many recent authorizations; retry in a minute")]
     ReplayCacheFull,
+    /// This key's share of the replay cache is full of live entries: one friend cannot
+    /// crowd the others out (the server answers 429, not 401).
+    #[error("too many recent authorizations from this key; retry in a minute")]
+    KeyShareFull,
     /// The signing side failed (randomness).
     #[error("cannot sign the NIP-98 event: {0}")]
     Signing(String),
@@ -210,12 +214,64 @@ pub fn parse_header(header: &str) -> Result<NostrEvent, AuthError> {
     serde_json::from_slice(&json).map_err(|e| AuthError::Malformed(e.to_string()))
 }
 
-/// Runs every NIP-98 check of `event` against `req`, cheapest-to-forge last: id, signature,
-/// kind, content, clock, URL, method, payload.
+/// The request line and headers as the relay saw them, before any body byte is read.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The HTTP method, upper case.
+    pub method: &'a str,
+    /// The absolute URLs this request may name in `u`: one per public URL of the relay,
+    /// each with the request's path and query.
+    pub urls: &'a [String],
+    /// The relay's clock, Unix seconds.
+    pub now: i64,
+}
+
+/// A header that passed every check that needs no body; [`check_body`](Self::check_body)
+/// finishes the job once the body is read. Splitting the two lets the relay refuse a
+/// stranger from the headers alone, before it spends time (and a request slot) on a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadVerified {
+    /// What the header proves, once the body matches.
+    verified: Verified,
+    /// The `payload` tag, if any.
+    payload: Option<[u8; 32]>,
+}
+
+impl HeadVerified {
+    /// Returns the signer's x-only key (already proven by the signature).
+    pub fn pubkey(&self) -> [u8; 32] {
+        self.verified.pubkey
+    }
+
+    /// Returns the event id.
+    pub fn id(&self) -> [u8; 32] {
+        self.verified.id
+    }
+
+    /// Returns true if the event commits to a body (`payload` tag).
+    pub fn has_payload(&self) -> bool {
+        self.payload.is_some()
+    }
+
+    /// Checks the body against the `payload` tag.
+    ///
+    /// # Errors
+    /// [`AuthError::MissingPayload`] or [`AuthError::PayloadMismatch`].
+    pub fn check_body(self, body: &[u8]) -> Result<Verified, AuthError> {
+        match self.payload {
+            None if !body.is_empty() => Err(AuthError::MissingPayload),
+            Some(p) if p != sha256(body) => Err(AuthError::PayloadMismatch),
+            _ => Ok(self.verified),
+        }
+    }
+}
+
+/// Runs the NIP-98 checks that need no body: id, signature, kind, content, clock, URL,
+/// method, and that a `payload` tag is well formed.
 ///
 /// # Errors
 /// The first failing check as an [`AuthError`].
-pub fn verify_event(event: &NostrEvent, req: &RequestInfo<'_>) -> Result<Verified, AuthError> {
+pub fn verify_head(event: &NostrEvent, head: &RequestHead<'_>) -> Result<HeadVerified, AuthError> {
     let (pubkey, id) = event.verify_signature()?;
     if event.kind != NIP98_KIND {
         return Err(AuthError::WrongKind(event.kind));
@@ -223,38 +279,56 @@ pub fn verify_event(event: &NostrEvent, req: &RequestInfo<'_>) -> Result<Verifie
     if !event.content.is_empty() {
         return Err(AuthError::NonEmptyContent);
     }
-    if (event.created_at - req.now).abs() > MAX_CLOCK_SKEW_SECS {
+    // `abs_diff`: a subtraction would overflow for a `created_at` near i64::MIN or MAX and
+    // (wrapped) pass the window.
+    if event.created_at.abs_diff(head.now) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(AuthError::Expired {
             created_at: event.created_at,
-            now: req.now,
+            now: head.now,
         });
     }
-    if event.tag("u") != Some(req.url) {
+    let u = event.tag("u");
+    if !u.is_some_and(|u| head.urls.iter().any(|url| url == u)) {
         return Err(AuthError::UrlMismatch {
-            got: event.tag("u").map(str::to_owned),
-            expected: req.url.to_owned(),
+            got: u.map(str::to_owned),
         });
     }
     if !event
         .tag("method")
-        .is_some_and(|m| m.eq_ignore_ascii_case(req.method))
+        .is_some_and(|m| m.eq_ignore_ascii_case(head.method))
     {
         return Err(AuthError::MethodMismatch {
             got: event.tag("method").map(str::to_owned),
-            expected: req.method.to_owned(),
+            expected: head.method.to_owned(),
         });
     }
-    match event.tag("payload") {
-        None if !req.body.is_empty() => return Err(AuthError::MissingPayload),
-        None => {}
-        Some(p) if hex32(p) != Some(sha256(req.body)) => return Err(AuthError::PayloadMismatch),
-        Some(_) => {}
-    }
-    Ok(Verified {
-        pubkey,
-        id,
-        created_at: event.created_at,
+    let payload = match event.tag("payload") {
+        None => None,
+        Some(p) => Some(hex32(p).ok_or(AuthError::PayloadMismatch)?),
+    };
+    Ok(HeadVerified {
+        verified: Verified {
+            pubkey,
+            id,
+            created_at: event.created_at,
+        },
+        payload,
     })
+}
+
+/// Runs every NIP-98 check of `event` against `req`, cheapest-to-forge last: id, signature,
+/// kind, content, clock, URL, method, payload.
+///
+/// # Errors
+/// The first failing check as an [`AuthError`].
+pub fn verify_event(event: &NostrEvent, req: &RequestInfo<'_>) -> Result<Verified, AuthError> {
+    let urls = [req.url.to_owned()];
+    let head = RequestHead {
+        method: req.method,
+        urls: &urls,
+        now: req.now,
+    };
+    verify_head(event, &head)?.check_body(req.body)
 }
 
 /// Parses and verifies an `Authorization` header value.
@@ -323,11 +397,14 @@ pub fn authorization_header(
 
 /// Remembers the ids of accepted events until they could no longer pass the clock check,
 /// so a captured header cannot be replayed. Bounded: when full of live ids it refuses new
-/// ones (fails closed) rather than forgetting.
+/// ones (fails closed) rather than forgetting; and each key has a bounded share, so one
+/// friend's flood of valid events cannot lock the others out.
 #[derive(Debug)]
 pub struct ReplayCache {
     seen: HashMap<[u8; 32], i64>,
-    order: VecDeque<([u8; 32], i64)>,
+    /// (expiry, id, signer), sorted by expiry: the front is the next to expire.
+    order: VecDeque<(i64, [u8; 32], [u8; 32])>,
+    per_key: HashMap<[u8; 32], usize>,
     capacity: usize,
 }
 
@@ -337,36 +414,65 @@ impl ReplayCache {
         ReplayCache {
             seen: HashMap::new(),
             order: VecDeque::new(),
+            per_key: HashMap::new(),
             capacity,
         }
     }
 
-    /// Records `v.id` at `now`; errors if it was seen before.
-    ///
-    /// # Errors
-    /// [`AuthError::Replayed`] or [`AuthError::ReplayCacheFull`].
-    pub fn check_and_insert(&mut self, v: &Verified, now: i64) -> Result<(), AuthError> {
-        // An event is accepted while |created_at - now| <= skew, so after
-        // created_at + skew it can never pass again and its id may be forgotten.
-        while let Some(&(id, expiry)) = self.order.front() {
+    /// Forgets the ids that can no longer pass the clock check at `now`.
+    fn expire(&mut self, now: i64) {
+        while let Some(&(expiry, id, key)) = self.order.front() {
             if expiry >= now {
                 break;
             }
             self.order.pop_front();
             self.seen.remove(&id);
+            if let Some(n) = self.per_key.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_key.remove(&key);
+                }
+            }
         }
+    }
+
+    /// Returns true if `id` was recorded and is still live at `now` (a cheap early refusal;
+    /// [`check_and_insert`](Self::check_and_insert) is the authoritative check).
+    pub fn contains(&mut self, id: &[u8; 32], now: i64) -> bool {
+        self.expire(now);
+        self.seen.contains_key(id)
+    }
+
+    /// Records `v.id` at `now`, counting it against `v.pubkey`'s share of at most
+    /// `key_share` live ids; errors if it was seen before.
+    ///
+    /// # Errors
+    /// [`AuthError::Replayed`], [`AuthError::KeyShareFull`] or [`AuthError::ReplayCacheFull`].
+    pub fn check_and_insert(
+        &mut self,
+        v: &Verified,
+        now: i64,
+        key_share: usize,
+    ) -> Result<(), AuthError> {
+        self.expire(now);
         if self.seen.contains_key(&v.id) {
             return Err(AuthError::Replayed(hex::encode(v.id)));
+        }
+        if self.per_key.get(&v.pubkey).copied().unwrap_or(0) >= key_share {
+            return Err(AuthError::KeyShareFull);
         }
         if self.seen.len() >= self.capacity {
             return Err(AuthError::ReplayCacheFull);
         }
-        let expiry = v.created_at + MAX_CLOCK_SKEW_SECS;
+        // An event is accepted while |created_at - now| <= skew, so after
+        // created_at + skew it can never pass again and its id may be forgotten.
+        let expiry = v.created_at.saturating_add(MAX_CLOCK_SKEW_SECS);
         self.seen.insert(v.id, expiry);
+        *self.per_key.entry(v.pubkey).or_insert(0) += 1;
         // Expiries arrive out of order (clients' clocks differ); keep the deque sorted so
         // the front is always the next to expire.
-        let pos = self.order.partition_point(|(_, e)| *e <= expiry);
-        self.order.insert(pos, (v.id, expiry));
+        let pos = self.order.partition_point(|(e, _, _)| *e <= expiry);
+        self.order.insert(pos, (expiry, v.id, v.pubkey));
         Ok(())
     }
 
@@ -403,15 +509,15 @@ mod tests {
         let v = verify_header(Some(&h), &req).unwrap();
         assert_eq!(v.pubkey, <[u8; 32]>::from(key().verifying_key().to_bytes()));
         let mut cache = ReplayCache::new(2);
-        cache.check_and_insert(&v, 1030).unwrap();
+        cache.check_and_insert(&v, 1030, 2).unwrap();
         assert!(matches!(
-            cache.check_and_insert(&v, 1031),
+            cache.check_and_insert(&v, 1031, 2),
             Err(AuthError::Replayed(_))
         ));
         // After the window the id is forgotten (and the event would fail the clock check).
         let h2 = authorization_header(&key(), "POST", url, body, 1100).unwrap();
         let v2 = verify_header(Some(&h2), &RequestInfo { now: 1100, ..req }).unwrap();
-        cache.check_and_insert(&v2, 1100).unwrap();
+        cache.check_and_insert(&v2, 1100, 2).unwrap();
         assert_eq!(cache.len(), 1);
     }
 
@@ -423,11 +529,75 @@ mod tests {
             id: [b; 32],
             created_at: 0,
         };
-        cache.check_and_insert(&v(1), 0).unwrap();
+        cache.check_and_insert(&v(1), 0, 10).unwrap();
         assert_eq!(
-            cache.check_and_insert(&v(2), 0),
+            cache.check_and_insert(&v(2), 0, 10),
             Err(AuthError::ReplayCacheFull)
         );
-        cache.check_and_insert(&v(2), 61).unwrap();
+        cache.check_and_insert(&v(2), 61, 10).unwrap();
+    }
+
+    #[test]
+    fn one_key_cannot_crowd_out_another() {
+        let mut cache = ReplayCache::new(10);
+        let v = |key: u8, b: u8| Verified {
+            pubkey: [key; 32],
+            id: [b; 32],
+            created_at: 0,
+        };
+        for b in 0..5 {
+            cache.check_and_insert(&v(1, b), 0, 5).unwrap();
+        }
+        assert_eq!(
+            cache.check_and_insert(&v(1, 99), 0, 5),
+            Err(AuthError::KeyShareFull)
+        );
+        // The flooding key's refused event was not recorded; another key still gets in.
+        assert_eq!(cache.len(), 5);
+        cache.check_and_insert(&v(2, 100), 0, 5).unwrap();
+        // Shares free up as their ids expire.
+        assert!(!cache.contains(&[0; 32], 61));
+        cache.check_and_insert(&v(1, 99), 61, 5).unwrap();
+    }
+
+    /// Finding 3 of issue 14: a `created_at` at the ends of i64 once wrapped the clock check
+    /// (and, with overflow checks, panicked); the id then expired at once.
+    #[test]
+    fn clock_check_survives_extreme_created_at() {
+        let url = "http://127.0.0.1:1/v1/info";
+        let now = 1_700_000_000;
+        for created_at in [
+            i64::MIN,
+            i64::MIN + now,
+            i64::MIN + now + 30,
+            i64::MAX,
+            i64::MAX - 30,
+            -now,
+            0,
+        ] {
+            let h = authorization_header(&key(), "GET", url, b"", created_at).unwrap();
+            let req = RequestInfo {
+                method: "GET",
+                url,
+                body: b"",
+                now,
+            };
+            assert!(
+                matches!(
+                    verify_header(Some(&h), &req),
+                    Err(AuthError::Expired { .. })
+                ),
+                "created_at {created_at}"
+            );
+        }
+        // Near the ends the expiry saturates instead of wrapping into the past.
+        let mut cache = ReplayCache::new(4);
+        let v = Verified {
+            pubkey: [1; 32],
+            id: [1; 32],
+            created_at: i64::MAX - 1,
+        };
+        cache.check_and_insert(&v, i64::MAX - 1, 4).unwrap();
+        assert!(cache.contains(&v.id, i64::MAX));
     }
 }

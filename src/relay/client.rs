@@ -103,6 +103,15 @@ pub fn http_client(proxy: Option<&str>) -> Result<reqwest::Client, RelayClientEr
         .map_err(|e| RelayClientError::Client(e.to_string()))
 }
 
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+    .unwrap_or(i64::MAX)
+}
+
 async fn refused(url: &str, r: reqwest::Response) -> RelayClientError {
     let status = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();
@@ -132,18 +141,12 @@ pub async fn submit(
     let base = url.trim_end_matches('/');
     let endpoint = format!("{base}/v1/tx");
     let body = serde_json::json!({ "tx": tx.to_hex() }).to_string();
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-    .unwrap_or(i64::MAX);
     let auth = authorization_header(
         identity.signing_key(),
         "POST",
         &endpoint,
         body.as_bytes(),
-        now,
+        unix_now(),
     )?;
     let r = http
         .post(&endpoint)
@@ -180,7 +183,8 @@ pub async fn submit(
     Ok(a)
 }
 
-/// Asks the relay at `url` where `txid` stands.
+/// Asks the relay at `url` where `txid` stands; the request is signed with `identity`
+/// (a friends-only relay answers only its friends).
 ///
 /// # Errors
 /// [`RelayClientError`].
@@ -188,10 +192,14 @@ pub async fn status(
     http: &reqwest::Client,
     url: &str,
     txid: &str,
+    identity: &IdentityKey,
 ) -> Result<RelayTxStatus, RelayClientError> {
     let base = url.trim_end_matches('/');
+    let endpoint = format!("{base}/v1/tx/{txid}");
+    let auth = authorization_header(identity.signing_key(), "GET", &endpoint, b"", unix_now())?;
     let r = http
-        .get(format!("{base}/v1/tx/{txid}"))
+        .get(&endpoint)
+        .header("authorization", auth)
         .send()
         .await
         .map_err(|e| RelayClientError::Unreachable {

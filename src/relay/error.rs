@@ -62,6 +62,27 @@ impl AppError {
     pub fn script_failed(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "script_verify_failed", m)
     }
+    /// 408 `body_timeout`: the body came too slowly.
+    pub fn body_timeout(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", m)
+    }
+    /// 409 `txn_conflict`: an input is already spent in a block.
+    pub fn txn_conflict(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "txn_conflict", m)
+    }
+    /// 409 `rbf`: it spends what an unconfirmed transaction spends, and is not a valid
+    /// replacement of it.
+    pub fn rbf(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "rbf", m)
+    }
+    /// 429 `too_many_pending`: the submitter's pending transactions are at the cap.
+    pub fn too_many_pending(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_pending", m)
+    }
+    /// 503 `queue_full`: the relay holds as many pending transactions as it takes.
+    pub fn queue_full(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", m)
+    }
     /// 404 `not_found`.
     pub fn not_found(m: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", m)
@@ -82,6 +103,7 @@ impl AppError {
                 "backend_unavailable" => {
                     "the relay's chain backend is unavailable; retry later".into()
                 }
+                "queue_full" => self.message.clone(),
                 _ => "internal error; the relay logged the details".into(),
             }
         } else {

@@ -32,10 +32,28 @@ pub struct Friend {
 }
 
 impl Friend {
-    /// Returns the key as 32 bytes, if set and valid.
+    /// Returns the key as 32 bytes, if set. Keys are checked when the list is loaded or
+    /// changed, so a set key is a valid one.
     pub fn key_bytes(&self) -> Option<[u8; 32]> {
         self.key.as_deref().and_then(|k| parse_public_key(k).ok())
     }
+}
+
+/// The file as written by hand, with where each key sits (to name its line).
+#[derive(Deserialize)]
+struct RawFriends {
+    #[serde(default)]
+    friend: Vec<RawFriend>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFriend {
+    name: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    key: Option<toml::Spanned<String>>,
 }
 
 /// The friends list.
@@ -80,6 +98,24 @@ pub enum FriendsError {
         /// Why.
         reason: String,
     },
+    /// A key in the file is neither 64 hex digits nor an npub. Refused rather than skipped:
+    /// a friend without a usable key would silently lose the pinning of its relay's
+    /// receipts (issue 14).
+    #[error(
+        "{path}, line {line}: friend {name:?} has an invalid key {key:?}: {reason}; fix or remove it (`ferry friends remove {name}`)"
+    )]
+    BadKeyInFile {
+        /// The file.
+        path: String,
+        /// The line of the key, from 1.
+        line: usize,
+        /// The friend.
+        name: String,
+        /// The key as written.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// A friend needs a URL or a key to be useful.
     #[error("give --url (their relay) and/or --key (their identity key)")]
     Empty,
@@ -101,10 +137,36 @@ impl Friends {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| FriendsError::Parse {
+        let raw: RawFriends = toml::from_str(&text).map_err(|e| FriendsError::Parse {
             path: path.display().to_string(),
             reason: e.to_string(),
-        })
+        })?;
+        let mut friends = Friends::default();
+        for f in raw.friend {
+            let key = match f.key {
+                None => None,
+                Some(k) => {
+                    let parsed =
+                        parse_public_key(k.get_ref()).map_err(|e| FriendsError::BadKeyInFile {
+                            path: path.display().to_string(),
+                            line: text[..k.span().start.min(text.len())]
+                                .lines()
+                                .count()
+                                .max(1),
+                            name: f.name.clone(),
+                            key: k.get_ref().clone(),
+                            reason: e.to_string(),
+                        })?;
+                    Some(hex::encode(parsed))
+                }
+            };
+            friends.friends.push(Friend {
+                name: f.name,
+                url: f.url,
+                key,
+            });
+        }
+        Ok(friends)
     }
 
     /// Writes the list atomically.
@@ -121,9 +183,10 @@ impl Friends {
             reason: e.to_string(),
         })?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            crate::fs::create_private_dir_all(dir).map_err(io)?;
         }
-        crate::wallet::fsutil::write_atomic(path, text.as_bytes(), 0o644).map_err(io)
+        // Owner only: it says whose requests this relay trusts and where one's friends are.
+        crate::fs::write_atomic(path, text.as_bytes(), 0o600).map_err(io)
     }
 
     /// Adds a friend; the key may be hex or npub and is stored as hex.
@@ -238,5 +301,23 @@ mod tests {
         let mut g = g;
         g.remove("bob").unwrap();
         assert!(g.friends.is_empty());
+    }
+
+    /// Finding 4 of issue 14: a key that does not parse once meant "no pinned key".
+    #[test]
+    fn a_bad_key_in_the_file_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FRIENDS_FILE);
+        std::fs::write(
+            &path,
+            "[[friend]]\nname = \"bob\"\nurl = \"http://127.0.0.1:1\"\nkey = \"ed5db4f7\"\n",
+        )
+        .unwrap();
+        let e = Friends::load(&path).unwrap_err();
+        assert!(
+            matches!(&e, FriendsError::BadKeyInFile { line: 4, name, .. } if name == "bob"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("line 4"), "{e}");
     }
 }

@@ -3,15 +3,23 @@
 //! auth, a durable SQLite queue and a worker that broadcasts to a chain backend.
 
 pub mod auth;
+pub mod claims;
 pub mod client;
 pub mod error;
 pub mod friends;
+pub mod gate;
 pub mod limits;
+pub mod listener;
+pub mod outspends;
 pub mod queue;
 pub mod receipt;
 pub mod server;
+pub mod state;
+pub mod status;
+pub mod submit;
 pub mod validate;
 pub mod worker;
 
 pub use error::AppError;
-pub use server::{AppState, AuthMode, RelayConfig, app, run};
+pub use server::{app, run};
+pub use state::{AppState, AuthMode, RelayConfig};

@@ -102,17 +102,15 @@ pub fn decode(hex_tx: &str, max_vbytes: u64) -> Result<Transaction, AppError> {
     Ok(tx)
 }
 
-/// Fetches every prevout, checks the fee floor and verifies every input's script.
+/// Returns the outputs `tx` spends, from the cache or the backend.
 ///
 /// # Errors
-/// `missing_inputs`, `malformed_tx` (outputs exceed inputs), `fee_too_low`,
-/// `script_verify_failed`, or `backend_unavailable`.
-pub async fn check_contextual(
+/// `missing_inputs` or `backend_unavailable`.
+pub async fn spent_outputs(
     tx: &Transaction,
     backend: &Arc<dyn ChainBackend>,
     cache: &PrevoutCache,
-    min_fee_rate: FeeRate,
-) -> Result<(), AppError> {
+) -> Result<Vec<TxOut>, AppError> {
     let mut spent: Vec<TxOut> = Vec::with_capacity(tx.input.len());
     for (i, input) in tx.input.iter().enumerate() {
         let op = input.previous_output;
@@ -130,17 +128,41 @@ pub async fn check_contextual(
         })?;
         spent.push(out);
     }
+    Ok(spent)
+}
+
+/// Returns `tx`'s fee given the outputs it spends.
+///
+/// # Errors
+/// `malformed_tx` when outputs exceed inputs or a sum overflows.
+pub fn fee(tx: &Transaction, spent: &[TxOut]) -> Result<Amount, AppError> {
     let in_sum = Amount::checked_sum(spent.iter().map(|o| o.value))
         .ok_or_else(|| AppError::malformed("input values overflow"))?;
     let out_sum = Amount::checked_sum(tx.output.iter().map(|o| o.value))
         .ok_or_else(|| AppError::malformed("output values overflow"))?;
-    let fee = in_sum.checked_sub(out_sum).ok_or_else(|| {
+    in_sum.checked_sub(out_sum).ok_or_else(|| {
         AppError::malformed(format!(
             "outputs ({} sat) exceed inputs ({} sat)",
             out_sum.to_sat(),
             in_sum.to_sat()
         ))
-    })?;
+    })
+}
+
+/// Fetches every prevout, checks the fee floor and verifies every input's script; returns
+/// the fee.
+///
+/// # Errors
+/// `missing_inputs`, `malformed_tx` (outputs exceed inputs), `fee_too_low`,
+/// `script_verify_failed`, or `backend_unavailable`.
+pub async fn check_contextual(
+    tx: &Transaction,
+    backend: &Arc<dyn ChainBackend>,
+    cache: &PrevoutCache,
+    min_fee_rate: FeeRate,
+) -> Result<Amount, AppError> {
+    let spent = spent_outputs(tx, backend, cache).await?;
+    let fee = fee(tx, &spent)?;
     let rate = FeeRate::from_fee_and_vbytes(fee, tx.vsize()).unwrap_or(FeeRate::ZERO);
     if rate < min_fee_rate {
         return Err(AppError::fee_too_low(format!(
@@ -159,7 +181,7 @@ pub async fn check_contextual(
             .map_err(|_| AppError::internal("script verification task failed"))?
     };
     verified.map_err(|e| AppError::script_failed(e.to_string()))?;
-    Ok(())
+    Ok(fee)
 }
 
 /// Maps a backend failure during checks.

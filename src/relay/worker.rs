@@ -3,56 +3,20 @@
 //! out of the backend's mempool), and marks them `failed` on a definitive rejection or
 //! expiry. Every attempt is recorded in the queue.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::queue::{Attempt, Record, Status, now_ms};
-use super::server::AppState;
+use super::state::AppState;
+pub use super::state::WorkerConfig;
 use crate::chain::{ChainError, TxStatus};
 use crate::p2p::BroadcastConfig;
 use crate::tx::{Transaction, Txid};
 
-/// The worker's timings, and how it broadcasts.
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    /// How often the worker looks for due records when nothing wakes it.
-    pub poll: Duration,
-    /// The first retry delay; doubles per failed attempt.
-    pub backoff_base: Duration,
-    /// The longest retry delay.
-    pub backoff_max: Duration,
-    /// How often a broadcast transaction's status is checked.
-    pub confirm_poll: Duration,
-    /// After this long unconfirmed, a transaction is marked failed (expired).
-    pub expiry: Duration,
-    /// How many records are handled at once.
-    pub parallel: usize,
-    /// How many while submissions are in flight: accepting comes first, so a burst is
-    /// accepted faster and then delivered at full width (`cargo bench --bench relay_load`,
-    /// `docs/relay-protocol.md`, Performance).
-    pub parallel_while_accepting: usize,
-    /// `--broadcast p2p`: hand transactions to the peer-to-peer network instead of the
-    /// backend (which still checks them and watches their status).
-    pub p2p: Option<Arc<BroadcastConfig>>,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            poll: Duration::from_secs(1),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
-            confirm_poll: Duration::from_secs(30),
-            expiry: Duration::from_secs(14 * 24 * 3600),
-            parallel: 32,
-            parallel_while_accepting: 4,
-            p2p: None,
-        }
-    }
-}
+/// How often finished records past the retention window are deleted.
+const PRUNE_EVERY_MS: i64 = 60_000;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -61,9 +25,23 @@ fn ms(d: Duration) -> i64 {
 /// Runs until `stop` turns true.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let cfg = state.config.worker.clone();
+    let mut last_prune = i64::MIN;
     loop {
         if *stop.borrow() {
             return;
+        }
+        // Finished records are kept for the retention window (friends may still ask about
+        // them), then deleted, so the database does not grow forever.
+        let now = now_ms();
+        if now.saturating_sub(last_prune) >= PRUNE_EVERY_MS {
+            last_prune = now;
+            match state.queue.prune(now.saturating_sub(ms(cfg.retain))).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!("pruned {n} finished transactions past the retention window")
+                }
+                Err(e) => tracing::error!("relay worker cannot prune the queue: {e}"),
+            }
         }
         let due = match state.queue.due(now_ms(), 1024).await {
             Ok(d) => d,
@@ -134,6 +112,10 @@ fn already_known(reason: &str) -> bool {
 }
 
 async fn step(state: &AppState, rec: Record) {
+    // Replaced meanwhile (its replacement took its claims): nothing more to do for it.
+    if !state.claims.contains(&rec.txid) {
+        return;
+    }
     let cfg = state.config.worker.clone();
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
@@ -176,10 +158,16 @@ async fn step(state: &AppState, rec: Record) {
     } else {
         Some(broadcast(state, &rec, now).await)
     };
-    if let Some(a) = attempt
-        && let Err(e) = state.queue.record(rec.txid, a).await
-    {
-        tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}");
+    if let Some(a) = attempt {
+        let finished = matches!(a.status, Status::Confirmed | Status::Failed);
+        match state.queue.record(rec.txid, a).await {
+            Ok(()) if finished => {
+                state.claims.release(&rec.txid);
+                state.outspends.forget_parents_of(&rec.raw);
+            }
+            Ok(()) => {}
+            Err(e) => tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}"),
+        }
     }
 }
 

@@ -1,10 +1,9 @@
 //! Scripts: the byte string, its instructions, the standard output templates ferry
-//! creates and spends, addresses and output descriptors.
+//! creates and spends, and addresses (output descriptors, which need keys, are `crate::descriptor`).
 
 pub mod address;
 pub mod asm;
 pub mod base58;
-pub mod descriptor;
 pub mod opcodes;
 pub mod taproot;
 

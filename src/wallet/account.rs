@@ -2,11 +2,11 @@
 //! fingerprint, the account's extended public key, and its receive and change descriptors.
 //! Everything here is public information; the seed is dropped (and erased) before returning.
 
+use crate::descriptor::Descriptor;
 use crate::keys::path::account_path;
 use crate::keys::{DerivationPath, DerivedOutput, Fingerprint, KeyChain, Mnemonic, Xpriv, Xpub};
 use crate::network::Network;
 use crate::script::AddressType;
-use crate::script::descriptor::Descriptor;
 
 use super::WalletError;
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::keystore::KeystoreError;
+use crate::descriptor::DescriptorError;
 use crate::keys::{Bip32Error, MnemonicError, PathError};
-use crate::script::descriptor::DescriptorError;
 
 /// Why a wallet could not be created, opened, read or written.
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 use super::keystore::{self, KdfParams, KeystoreSecret};
-use super::{Account, WalletError, WalletStore, fsutil};
+use super::{Account, WalletError, WalletStore};
 use crate::keys::{DerivationPath, KeyChain, Mnemonic};
 use crate::network::Network;
 use crate::script::{AddressType, ScriptBuf};
@@ -173,7 +173,7 @@ pub fn create_wallet(paths: &WalletPaths, new: &NewWallet<'_>) -> Result<Created
             fs::set_permissions(&tmp_db, fs::Permissions::from_mode(0o600))
                 .map_err(|e| WalletError::io("set the mode of", &tmp_db, e))?;
         }
-        fsutil::write_atomic(&paths.keystore(), &sealed, 0o600)
+        crate::fs::write_atomic(&paths.keystore(), &sealed, 0o600)
             .map_err(|e| WalletError::io("write", &paths.keystore(), e))?;
         fs::rename(&tmp_db, paths.database())
             .map_err(|e| WalletError::io("write", &paths.database(), e))
@@ -186,16 +186,7 @@ pub fn create_wallet(paths: &WalletPaths, new: &NewWallet<'_>) -> Result<Created
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), WalletError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| WalletError::io("create directory", dir, e))
+    crate::fs::create_private_dir_all(dir).map_err(|e| WalletError::io("create directory", dir, e))
 }
 
 /// Returns the Unix permission bits of `path` if group or others may read or write it

@@ -8,7 +8,6 @@ pub mod cache;
 pub mod coin_selection;
 mod error;
 pub mod files;
-pub mod fsutil;
 pub mod keystore;
 pub mod rng;
 pub mod signing;

@@ -90,6 +90,8 @@ impl WalletStore {
         if path.exists() {
             return Err(WalletError::db(path, "already exists"));
         }
+        // Owner only from the first byte (SQLite would create it with the umask's mode).
+        crate::fs::create_private_file(path).map_err(|e| WalletError::db(path, e))?;
         let conn = Connection::open(path).map_err(|e| WalletError::db(path, e))?;
         let store = Self {
             conn,

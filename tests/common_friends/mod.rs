@@ -14,6 +14,9 @@ use crate::common::{self, Ferry, Run};
 use crate::common_devnet::Node;
 use crate::common_relay::{Relay, test_config};
 
+/// The name Bob's relay is reached at through the proxy (like an onion name).
+pub const BOB_RELAY_HOST: &str = "bob-relay.test";
+
 /// The test wallets' password.
 pub const PASSWORD: &str = "pw for tests";
 
@@ -64,10 +67,17 @@ impl Friends {
         let bob_dir = tempfile::tempdir().unwrap();
         let (bob_identity, _) = load_or_create(&bob_dir.path().join(IDENTITY_FILE)).unwrap();
         let bob_key = bob_identity.public_hex();
+        // Bob's relay answers at its address and, as with `--public-url`, at the name only
+        // a proxy can resolve (tests/relay_proxy.rs).
+        let mut config = test_config(AuthMode::Friends);
+        config.public_urls = vec![
+            "http://127.0.0.1:{port}".into(),
+            format!("http://{BOB_RELAY_HOST}:{{port}}"),
+        ];
         let relay = Relay::start(
             bob_dir.path(),
             &node.base,
-            test_config(AuthMode::Friends),
+            config,
             bob_identity,
             vec![alice_key],
             false,

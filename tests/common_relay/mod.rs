@@ -75,6 +75,18 @@ impl ChainBackend for Switch {
             self.inner.transaction(txid).await
         })
     }
+    fn outspend(
+        &self,
+        outpoint: ferry::tx::OutPoint,
+    ) -> BoxFuture<'_, Result<Option<ferry::chain::Outspend>, ChainError>> {
+        self.inner.outspend(outpoint)
+    }
+    fn outspends(
+        &self,
+        txid: Txid,
+    ) -> BoxFuture<'_, Result<Option<Vec<ferry::chain::Outspend>>, ChainError>> {
+        self.inner.outspends(txid)
+    }
     fn tx_status(&self, txid: Txid) -> BoxFuture<'_, Result<TxStatus, ChainError>> {
         Box::pin(async move {
             self.gate()?;
@@ -99,6 +111,8 @@ impl ChainBackend for Switch {
 /// A running relay.
 pub struct Relay {
     pub base: String,
+    /// A friend of the relay the harness signs status lookups with.
+    pub observer: IdentityKey,
     pub key: [u8; 32],
     pub backend: Arc<Switch>,
     pub state: AppState,
@@ -115,6 +129,9 @@ pub fn test_config(auth: AuthMode) -> RelayConfig {
     c.worker.confirm_poll = Duration::from_millis(200);
     c.friend_quota = (100_000, 100_000);
     c.ip_rate = (100_000, 100_000);
+    // Load tests fire many transactions from one address.
+    c.pending_per_submitter = 1_000_000;
+    c.max_pending = 1_000_000;
     c
 }
 
@@ -136,15 +153,28 @@ impl Relay {
         });
         let queue = Queue::open(&data_dir.join("relay/queue.sqlite")).unwrap();
         let key = identity.x_only_public_key();
-        let state = AppState::new(config, backend.clone(), queue, identity, friends);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // The relay's public URLs: its address, or the test's (`{port}` filled in).
+        let mut config = config;
+        if config.public_urls.is_empty() {
+            config.public_urls = vec![format!("http://{addr}")];
+        }
+        for u in &mut config.public_urls {
+            *u = u.replace("{port}", &addr.port().to_string());
+        }
+        // The harness's own key, a friend, asks for statuses (friends-only lookups).
+        let observer = IdentityKey::generate().unwrap();
+        let mut friends = friends;
+        friends.push(observer.x_only_public_key());
+        let state = AppState::new(config, backend.clone(), queue, identity, friends);
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(ferry::relay::run(state.clone(), listener, async move {
             let _ = rx.await;
         }));
         Relay {
             base: format!("http://{addr}"),
+            observer,
             key,
             backend,
             state,
@@ -213,8 +243,11 @@ impl Relay {
     }
 
     pub async fn status(&self, client: &reqwest::Client, txid: &str) -> Value {
+        let url = format!("{}/v1/tx/{txid}", self.base);
+        let h = authorization_header(self.observer.signing_key(), "GET", &url, b"", now()).unwrap();
         let r = client
-            .get(format!("{}/v1/tx/{txid}", self.base))
+            .get(&url)
+            .header("authorization", h)
             .send()
             .await
             .unwrap();

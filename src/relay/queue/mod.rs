@@ -141,7 +141,16 @@ enum Cmd {
         now: i64,
         reply: oneshot::Sender<Result<(), QueueError>>,
     },
+    Prune {
+        before: i64,
+        reply: oneshot::Sender<Result<u64, QueueError>>,
+    },
 }
+
+/// The largest the database may grow, in pages of 4 KiB (1 GiB): a backstop behind the
+/// pending caps and the retention window; past it, submissions fail (no 202) rather than
+/// fill the disk.
+const MAX_PAGES: u32 = 262_144;
 
 /// A handle to the queue; cheap to clone.
 #[derive(Clone)]
@@ -200,15 +209,17 @@ impl Queue {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        }
+        // Owner only: it holds every relayed transaction and who sent it.
+        crate::fs::create_private_file(path).map_err(|e| err(&e))?;
         let write = Connection::open(path).map_err(|e| err(&e))?;
         write
             .execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
                  PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
             )
+            .map_err(|e| err(&e))?;
+        write
+            .execute_batch(&format!("PRAGMA max_page_count={MAX_PAGES};"))
             .map_err(|e| err(&e))?;
         write.execute_batch(SCHEMA).map_err(|e| err(&e))?;
         let read = Connection::open(path).map_err(|e| err(&e))?;
@@ -308,6 +319,41 @@ impl Queue {
         })
         .await?
         .transpose()
+    }
+
+    /// Deletes the confirmed and failed records (and their attempts) last changed before
+    /// `before` (Unix ms); returns how many records went.
+    ///
+    /// # Errors
+    /// [`QueueError`] if the commit failed.
+    pub async fn prune(&self, before: i64) -> Result<u64, QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Prune { before, reply })
+            .map_err(|_| QueueError::Closed)?;
+        rx.await.map_err(|_| QueueError::Closed)?
+    }
+
+    /// Returns every unfinished record (queued or broadcast), reading on this thread: for
+    /// start-up, before the server runs.
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub fn pending_now(&self) -> Result<Vec<Record>, QueueError> {
+        let conn = self.read.lock().map_err(|_| QueueError::Closed)?;
+        let sql = || -> rusqlite::Result<Vec<Result<Record, QueueError>>> {
+            let mut st = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM txs WHERE status IN ('queued','broadcast')"
+            ))?;
+            st.query_map([], row)?.collect()
+        };
+        sql()
+            .map_err(|e| QueueError::Sqlite {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            })?
+            .into_iter()
+            .collect()
     }
 
     /// Returns up to `limit` unfinished records (queued or broadcast) due at `now`.

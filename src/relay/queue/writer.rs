@@ -49,6 +49,10 @@ enum Reply {
         oneshot::Sender<Result<(), QueueError>>,
         Result<(), QueueError>,
     ),
+    Prune(
+        oneshot::Sender<Result<u64, QueueError>>,
+        Result<u64, QueueError>,
+    ),
 }
 
 /// The single writer: batches whatever is waiting into one SQLite transaction, and after
@@ -94,6 +98,12 @@ pub(super) fn writer(
                     });
                 }
                 Reply::Attempt(ch, r) => {
+                    let _ = ch.send(match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => r,
+                    });
+                }
+                Reply::Prune(ch, r) => {
                     let _ = ch.send(match &failed {
                         Some(e) => Err(e.clone()),
                         None => r,
@@ -166,7 +176,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
                     "UPDATE txs SET status=?2, attempts=attempts+?3, \
                      last_error=COALESCE(?4, last_error), \
                      backend_txid=COALESCE(?5, backend_txid), updated_at=?6, next_attempt_at=?7 \
-                     WHERE txid=?1",
+                     WHERE txid=?1 AND status NOT IN ('confirmed','failed')",
                 )
                 .and_then(|mut st| {
                     st.execute(params![
@@ -190,6 +200,22 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
                 .map(|_| ())
                 .map_err(sql_err);
             Reply::Attempt(reply, r)
+        }
+        Cmd::Prune { before, reply } => {
+            let r = (|| {
+                tx.execute(
+                    "DELETE FROM attempts WHERE txid IN (SELECT txid FROM txs \
+                     WHERE status IN ('confirmed','failed') AND updated_at < ?1)",
+                    [before],
+                )?;
+                tx.execute(
+                    "DELETE FROM txs WHERE status IN ('confirmed','failed') AND updated_at < ?1",
+                    [before],
+                )
+            })()
+            .map(|n| n as u64)
+            .map_err(sql_err);
+            Reply::Prune(reply, r)
         }
     }
 }

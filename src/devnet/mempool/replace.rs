@@ -13,7 +13,7 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::mempool::{INCREMENTAL_RELAY_FEE, Mempool, MempoolEntry, Reject, reject};
+use super::{INCREMENTAL_RELAY_FEE, Mempool, MempoolEntry, Reject, reject};
 use crate::tx::Txid;
 use crate::units::Amount;
 

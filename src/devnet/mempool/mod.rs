@@ -4,13 +4,15 @@
 //! ([`super::replace`]), cluster limits of 64 transactions and 101 kvB, and every input
 //! verified by Bitcoin Core's script interpreter with all spent outputs.
 
+pub mod replace;
+pub mod truc;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use super::block::Block;
 use super::chain::{Chain, Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx};
 use super::policy::{check_standard, dust_outputs, verify_scripts};
-use super::{replace, truc};
 use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
 use crate::units::{Amount, FeeRate, Weight};
 

@@ -12,12 +12,12 @@ use std::str::FromStr;
 
 use k256::PublicKey;
 
-use super::{Address, AddressType, ScriptBuf};
 use crate::keys::{
     self, Bip32Error, ChildNumber, DerivationPath, DerivedOutput, Fingerprint, KeyChain, PathError,
     Xpub,
 };
 use crate::network::Network;
+use crate::script::{Address, AddressType, ScriptBuf};
 
 mod checksum;
 

@@ -3,7 +3,7 @@
 //! most 10,000 vB, it has at most one unconfirmed ancestor, then it is at most 1,000 vB and
 //! that parent's only child — or it may evict the parent's other child (sibling eviction).
 
-use super::mempool::{Mempool, MempoolEntry};
+use super::{Mempool, MempoolEntry};
 use crate::tx::Txid;
 
 /// Core's `TRUC_VERSION`.
