@@ -4,7 +4,7 @@
 #   fuzz/run.sh TARGET SECONDS
 set -euo pipefail
 cd "$(dirname "$0")"
-target=${1:?target: tx_decode | psbt_decode | address_parse}
+target=${1:?target: tx_decode | psbt_decode | address_parse | p2p_decode}
 seconds=${2:-60}
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -25,6 +25,18 @@ elif target == "tx_decode":
     cases = [c for f in ("core_tx_valid.json", "core_tx_invalid.json") for c in load(f)
              if len(c) == 3 and isinstance(c[0], list)]
     write(target, [bytes.fromhex(c[1]) for c in cases])
+elif target == "p2p_decode":
+    # Regtest v1 frames (without the magic, which the target adds) and BIP-0324 messages
+    # carrying the transaction vectors, plus the empty-payload messages.
+    import hashlib, struct
+    def frame(cmd, payload):
+        check = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+        return cmd.encode().ljust(12, b"\0") + struct.pack("<I", len(payload)) + check + payload
+    txs = [bytes.fromhex(c[1]) for c in load("core_tx_valid.json") if len(c) == 3 and isinstance(c[0], list)]
+    items = [frame("tx", t) for t in txs[:40]] + [bytes([21]) + t for t in txs[:40]]
+    items += [frame(c, b"") for c in ("verack", "wtxidrelay", "sendaddrv2")]
+    items += [frame("ping", bytes(8)), bytes([18]) + bytes(8), bytes([14, 1, 5, 0, 0, 0]) + bytes(32)]
+    write(target, items)
 elif target == "address_parse":
     write(target, [c[0].encode() for c in load("core_key_io_valid.json")] +
                   [c[0].encode() for c in load("core_key_io_invalid.json")])

@@ -25,6 +25,7 @@ pub mod hashes;
 pub mod identity;
 pub mod keys;
 pub mod network;
+pub mod p2p;
 pub mod psbt;
 pub mod relay;
 pub mod script;

@@ -137,6 +137,34 @@ impl Network {
         matches!(self, Network::Bitcoin | Network::Qtum)
     }
 
+    /// Returns the peer-to-peer message start ("magic") bytes, or `None` for the networks
+    /// whose peer-to-peer protocol ferry does not speak (Qtum's differs from Bitcoin's).
+    ///
+    /// From Bitcoin Core's `kernel/chainparams.cpp` (`pchMessageStart`); the signet value is
+    /// the default signet's (a custom signet's depends on its challenge).
+    pub const fn p2p_magic(self) -> Option<[u8; 4]> {
+        match self {
+            Network::Bitcoin => Some([0xf9, 0xbe, 0xb4, 0xd9]),
+            Network::Testnet => Some([0x0b, 0x11, 0x09, 0x07]),
+            Network::Testnet4 => Some([0x1c, 0x16, 0x3f, 0x28]),
+            Network::Signet => Some([0x0a, 0x03, 0xcf, 0x40]),
+            Network::Regtest => Some([0xfa, 0xbf, 0xb5, 0xda]),
+            Network::Qtum | Network::QtumTestnet => None,
+        }
+    }
+
+    /// Returns the default peer-to-peer port, for networks with [`Network::p2p_magic`].
+    pub const fn default_p2p_port(self) -> Option<u16> {
+        match self {
+            Network::Bitcoin => Some(8333),
+            Network::Testnet => Some(18333),
+            Network::Testnet4 => Some(48333),
+            Network::Signet => Some(38333),
+            Network::Regtest => Some(18444),
+            Network::Qtum | Network::QtumTestnet => None,
+        }
+    }
+
     /// Returns the default chain backend URL, if ferry has one for this network.
     pub const fn default_backend(self) -> Option<&'static str> {
         match self {
@@ -190,6 +218,20 @@ mod tests {
             assert_eq!(n.name().parse::<Network>(), Ok(n));
         }
         assert!("litecoin".parse::<Network>().is_err());
+    }
+
+    #[test]
+    fn p2p_magic_per_network() {
+        let magic = |n: Network| n.p2p_magic().map(u32::from_be_bytes);
+        assert_eq!(magic(Network::Bitcoin), Some(0xf9be_b4d9));
+        assert_eq!(magic(Network::Testnet), Some(0x0b11_0907));
+        assert_eq!(magic(Network::Testnet4), Some(0x1c16_3f28));
+        assert_eq!(magic(Network::Signet), Some(0x0a03_cf40));
+        assert_eq!(magic(Network::Regtest), Some(0xfabf_b5da));
+        assert_eq!(magic(Network::Qtum), None);
+        for n in Network::ALL {
+            assert_eq!(n.p2p_magic().is_some(), n.default_p2p_port().is_some());
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `ferry demo --json` as a subprocess: every step must really have happened — a devnet,
-//! three installs, Bob's relay, Alice paying Carol herself and through Bob, the balances
+//! three installs, Bob's relay, Alice paying Carol herself, through Bob and
+//! straight into the peer-to-peer network, the balances
 //! to the sat, a forged transaction refused.
 
 #![allow(clippy::unwrap_used)]
@@ -27,6 +28,7 @@ fn demo_reports_every_step_ok() {
             "alice pays carol herself",
             "alice pays carol through bob",
             "bob's relay reports",
+            "alice hands a payment to the network",
             "balances",
             "a forged transaction is refused"
         ]
@@ -37,7 +39,7 @@ fn demo_reports_every_step_ok() {
     }
     let through_bob = steps[7]["detail"].as_str().unwrap();
     assert!(through_bob.contains("verified: true"), "{through_bob}");
-    let refused = steps[10]["detail"].as_str().unwrap();
+    let refused = steps[11]["detail"].as_str().unwrap();
     assert!(refused.contains("script_verify_failed"), "{refused}");
     // Nothing of the demo is left in the caller's data dir.
     assert_eq!(std::fs::read_dir(f.dir.path()).unwrap().count(), 0);

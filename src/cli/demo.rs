@@ -2,7 +2,8 @@
 //!
 //! Three installs of ferry — Alice, Bob and Carol, each with its own data directory — and a
 //! local chain. Each install is both a client and a server: Alice pays Carol herself, then
-//! asks her friend Bob, whose ferry runs a friends-only relay, to broadcast for her. The
+//! asks her friend Bob, whose ferry runs a friends-only relay, to broadcast for her, then
+//! hands a payment straight to the node's peer-to-peer port (`--p2p`). The
 //! wallet steps run the real `ferry` binary (this executable) exactly as a person would
 //! type them; the devnet and Bob's relay run inside this process on ephemeral ports. Exit 0
 //! only if every step really happened, balances checked to the sat.
@@ -31,6 +32,7 @@ const DEMO_PASSWORD: &str = "demo password, regtest only";
 const FUNDING_SAT: u64 = 1_000_000;
 const DIRECT_SAT: u64 = 100_000;
 const VIA_BOB_SAT: u64 = 50_000;
+const P2P_SAT: u64 = 25_000;
 
 /// Arguments of `ferry demo`.
 #[derive(Debug, Args)]
@@ -206,12 +208,17 @@ pub async fn run(args: DemoArgs, out: &Output) -> Result<(), CliError> {
     let devnet_addr = listener.local_addr().map_err(CliError::internal)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let devnet_stop = wait_for(stop_rx.clone());
-    let devnet_task = tokio::spawn(ferry::devnet::run(
-        DevnetState::new(devnet),
-        listener,
-        None,
-        devnet_stop,
-    ));
+    let state = DevnetState::new(devnet);
+    // The devnet's peer-to-peer side, for Alice's `--p2p` payment.
+    let p2p_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(CliError::internal)?;
+    let p2p_addr = p2p_listener
+        .local_addr()
+        .map_err(CliError::internal)?
+        .to_string();
+    let p2p_task = tokio::spawn(ferry::devnet::p2p::serve(state.clone(), p2p_listener));
+    let devnet_task = tokio::spawn(ferry::devnet::run(state, listener, None, devnet_stop));
     let devnet_url = format!("http://{devnet_addr}");
     let backend = format!("{devnet_url}/api");
     let chain = DevnetClient {
@@ -224,8 +231,12 @@ pub async fn run(args: DemoArgs, out: &Output) -> Result<(), CliError> {
         format!("a local regtest chain at {backend} (Esplora API), {height} blocks, every input checked by Bitcoin Core's interpreter"),
     );
 
-    let result = story(&mut n, root, &backend, &chain, &stop_rx, args.keep).await;
+    let result = story(
+        &mut n, root, &backend, &p2p_addr, &chain, &stop_rx, args.keep,
+    )
+    .await;
     let _ = stop_tx.send(true);
+    p2p_task.abort();
     let _ = devnet_task.await;
     if let Err(e) = result {
         n.step("unfinished", false, e.message);
@@ -239,7 +250,7 @@ pub async fn run(args: DemoArgs, out: &Output) -> Result<(), CliError> {
     } else {
         out.emit(&report, |r| {
             if r.ok {
-                "every step happened: Carol was paid twice — once by Alice herself, once through her friend Bob's relay.".into()
+                "every step happened: Carol was paid three times — by Alice through the node's API, through her friend Bob's relay, and straight into the peer-to-peer network.".into()
             } else {
                 "some step failed (see above).".into()
             }
@@ -263,6 +274,7 @@ async fn story(
     n: &mut Narrator,
     root: &Path,
     backend: &str,
+    p2p: &str,
     chain: &DevnetClient,
     stop: &tokio::sync::watch::Receiver<bool>,
     keep: bool,
@@ -426,21 +438,58 @@ async fn story(
         ),
     );
 
-    // 7. The balances, to the sat.
+    // 7. Alice hands a payment straight to the network: ferry connects to the node's
+    // peer-to-peer port (BIP-0324), inv → getdata → tx, and a second connection hears the
+    // node announce it back.
+    let amount = format!("{P2P_SAT}sat");
+    let sent = alice
+        .ferry(
+            backend,
+            &[
+                "send",
+                &carol_address,
+                &amount,
+                "--fee-rate",
+                "2",
+                "--yes",
+                "--p2p",
+                "--peer",
+                p2p,
+                "--observer",
+                p2p,
+            ],
+        )
+        .await?;
+    let p2p_txid = sent["txid"].as_str().unwrap_or_default().to_owned();
+    let p2p_fee = sat(&sent["fee_sat"]);
+    let report = &sent["p2p"];
+    let in_pool = chain.in_mempool(&p2p_txid).await?;
+    chain.mine(1).await?;
+    n.step(
+        "alice hands a payment to the network",
+        report["propagated"] == true && in_pool,
+        format!(
+            "alice$ ferry send {carol_address} {amount} --fee-rate 2 --yes --p2p --peer {p2p} --observer {p2p}\n→ txid {p2p_txid}, fee {p2p_fee} sat; handed over on a fresh {} connection (no server asked), announced back to the observer: {}; mined",
+            report["peers"][0]["transport"], report["propagated"]
+        ),
+    );
+
+    // 8. The balances, to the sat.
     let a = alice.ferry(backend, &["balance"]).await?;
     let c = carol.ferry(backend, &["balance"]).await?;
-    let alice_expected = FUNDING_SAT - DIRECT_SAT - VIA_BOB_SAT - direct_fee - via_fee;
-    let carol_expected = DIRECT_SAT + VIA_BOB_SAT;
+    let alice_expected =
+        FUNDING_SAT - DIRECT_SAT - VIA_BOB_SAT - P2P_SAT - direct_fee - via_fee - p2p_fee;
+    let carol_expected = DIRECT_SAT + VIA_BOB_SAT + P2P_SAT;
     n.step(
         "balances",
         sat(&a["confirmed"]) == alice_expected && sat(&a["unconfirmed"]) == 0 && sat(&c["confirmed"]) == carol_expected,
         format!(
-            "Alice {} sat (expected {FUNDING_SAT} − {DIRECT_SAT} − {VIA_BOB_SAT} − fees {direct_fee} and {via_fee} = {alice_expected}); Carol {} sat (expected {carol_expected})",
+            "Alice {} sat (expected {FUNDING_SAT} − {DIRECT_SAT} − {VIA_BOB_SAT} − {P2P_SAT} − fees {direct_fee}, {via_fee} and {p2p_fee} = {alice_expected}); Carol {} sat (expected {carol_expected})",
             a["confirmed"], c["confirmed"]
         ),
     );
 
-    // 8. A relay checks what it relays: a forged signature is refused.
+    // 9. A relay checks what it relays: a forged signature is refused.
     let unsigned = alice
         .ferry(
             backend,

@@ -16,10 +16,18 @@ pub struct DevnetArgs {
     #[arg(long, default_value = "127.0.0.1:3002", value_name = "ADDR")]
     pub listen: SocketAddr,
 
+    /// Peer-to-peer address (v1 and BIP-0324 v2), for `--p2p` broadcasts; `off` for none.
+    /// A busy default port only turns it off, with a warning.
+    #[arg(long, default_value = DEFAULT_P2P, value_name = "ADDR|off")]
+    pub p2p_listen: String,
+
     /// Mine a block every SECS seconds (blocks are always mined on demand too).
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub block_interval: Option<u64>,
 }
+
+/// The devnet's default peer-to-peer address (regtest's port).
+const DEFAULT_P2P: &str = "127.0.0.1:18444";
 
 /// Where ferry keeps its data when neither `--data-dir` nor `FERRY_DATA_DIR` says.
 /// Runs the devnet until Ctrl-C or SIGTERM.
@@ -54,6 +62,34 @@ pub async fn run(
             )
         })?;
     let addr = listener.local_addr().map_err(CliError::internal)?;
+    let p2p = match args.p2p_listen.as_str() {
+        "off" => None,
+        a => {
+            let at: SocketAddr = a.parse().map_err(|_| {
+                CliError::user(
+                    "bad_listen",
+                    format!("--p2p-listen {a:?} is not ADDR:PORT or off"),
+                )
+            })?;
+            match tokio::net::TcpListener::bind(at).await {
+                Ok(l) => Some(l),
+                Err(e) if a == DEFAULT_P2P => {
+                    tracing::warn!("peer-to-peer off: cannot listen on {a}: {e}");
+                    None
+                }
+                Err(e) => {
+                    return Err(CliError::user(
+                        "bind_failed",
+                        format!("cannot listen on {a}: {e}"),
+                    ));
+                }
+            }
+        }
+    };
+    let p2p_addr = match &p2p {
+        Some(l) => Some(l.local_addr().map_err(CliError::internal)?.to_string()),
+        None => None,
+    };
     let api = format!("http://{addr}/api");
     let info = serde_json::json!({
         "listen": addr.to_string(),
@@ -62,6 +98,7 @@ pub async fn run(
         "data_dir": dir.display().to_string(),
         "height": height,
         "block_interval": args.block_interval,
+        "p2p": p2p_addr,
     });
     out.emit(&info, |_| {
         let interval = args
@@ -75,21 +112,28 @@ pub async fn run(
              height: {height}; blocks: {interval}\n\
              Esplora API: {api}\n\
              Bitcoin Core RPC: http://{addr}/\n\
+             Peer-to-peer (v1, v2): {p2p_shown}\n\
              Point a wallet at it: --backend {api}   or   export FERRY_BACKEND={api}\n\
              Coins: POST {addr}/devnet/faucet {{\"address\":\"bcrt1…\",\"amount_sat\":100000}}\n\
              Stop with Ctrl-C.",
-            dir.display()
+            dir.display(),
+            p2p_shown = p2p_addr.as_deref().unwrap_or("off"),
         )
     })?;
     let state = DevnetState::new(devnet);
-    ferry::devnet::run(
+    let p2p_task = p2p.map(|l| tokio::spawn(ferry::devnet::p2p::serve(state.clone(), l)));
+    let result = ferry::devnet::run(
         state,
         listener,
         args.block_interval.map(Duration::from_secs),
         shutdown_signal(),
     )
     .await
-    .map_err(CliError::internal)
+    .map_err(CliError::internal);
+    if let Some(t) = p2p_task {
+        t.abort();
+    }
+    result
 }
 
 pub async fn shutdown_signal() {

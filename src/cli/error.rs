@@ -40,6 +40,9 @@ pub struct CliError {
     pub code: &'static str,
     /// The message, which never contains secrets.
     pub message: String,
+    /// What was done before the failure (a broadcast's per-peer report), merged into the
+    /// `--json` error document.
+    pub report: Option<serde_json::Value>,
 }
 
 impl CliError {
@@ -49,6 +52,7 @@ impl CliError {
             kind: ErrorKind::User,
             code,
             message: message.to_string(),
+            report: None,
         }
     }
 
@@ -58,6 +62,7 @@ impl CliError {
             kind: ErrorKind::Backend,
             code,
             message: message.to_string(),
+            report: None,
         }
     }
 
@@ -67,6 +72,7 @@ impl CliError {
             kind: ErrorKind::Locked,
             code,
             message: message.to_string(),
+            report: None,
         }
     }
 
@@ -76,7 +82,16 @@ impl CliError {
             kind: ErrorKind::Internal,
             code: "internal",
             message: message.to_string(),
+            report: None,
         }
+    }
+}
+
+impl CliError {
+    /// Attaches the report of what was done; `--json` prints its fields beside `error`.
+    pub fn with_report(mut self, report: serde_json::Value) -> Self {
+        self.report = Some(report);
+        self
     }
 }
 

@@ -18,6 +18,7 @@ mod identity;
 mod input;
 mod keystore;
 mod output;
+mod p2p;
 mod prompts;
 mod psbt;
 mod relay;

@@ -46,7 +46,14 @@ impl Output {
     /// stream is ignored (the exit code still tells): `println!` would panic on it.
     pub fn error(&self, err: &CliError) {
         if self.json {
-            let doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            let mut doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            if let (Some(serde_json::Value::Object(report)), Some(obj)) =
+                (&err.report, doc.as_object_mut())
+            {
+                for (k, v) in report {
+                    obj.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
             let _ = writeln!(std::io::stdout().lock(), "{doc}");
         } else {
             let _ = writeln!(std::io::stderr().lock(), "error: {}", err.message);

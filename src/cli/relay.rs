@@ -66,6 +66,17 @@ pub struct ServeArgs {
     /// they are deleted (default 30).
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub retain: Option<u64>,
+    /// Where queued transactions go: the backend, or the peer-to-peer network (`p2p`,
+    /// with --peer/--observer or the network's seeds; the backend still checks them and
+    /// watches their status).
+    #[arg(long, default_value = "backend", value_name = "backend|p2p")]
+    pub broadcast: String,
+    /// With --broadcast p2p: a node to hand transactions to (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+    /// With --broadcast p2p: a node that must announce them back (repeatable).
+    #[arg(long = "observer", value_name = "HOST:PORT")]
+    pub observers: Vec<String>,
 }
 
 /// `ferry friends …`.
@@ -181,7 +192,7 @@ fn relay_err(e: RelayClientError) -> CliError {
 ///
 /// # Errors
 /// Bind failures, an unusable backend or data dir, relay errors for `status`. `proxy`
-/// (from `--proxy`) carries the `status` request; `serve` ignores it.
+/// (from `--proxy`) carries the `status` request, and `serve`'s peer-to-peer broadcasts.
 pub async fn run_relay(
     cmd: RelayCommand,
     data_dir: Option<PathBuf>,
@@ -222,7 +233,7 @@ pub async fn run_relay(
                 },
             )
         }
-        RelayCommand::Serve(args) => serve(args, &dir, backend, out).await,
+        RelayCommand::Serve(args) => serve(args, &dir, backend, proxy, out).await,
     }
 }
 
@@ -275,6 +286,7 @@ async fn serve(
     args: ServeArgs,
     dir: &Path,
     backend: Option<String>,
+    proxy: Option<&str>,
     out: &Output,
 ) -> Result<(), CliError> {
     let backend_url = backend
@@ -315,6 +327,36 @@ async fn serve(
     if let Some(s) = args.status_interval {
         config.worker.confirm_poll = std::time::Duration::from_secs(s);
     }
+    config.worker.p2p = match args.broadcast.as_str() {
+        "backend" if args.peers.is_empty() && args.observers.is_empty() => None,
+        "p2p" => {
+            let p2p = super::p2p::P2pArgs {
+                p2p: true,
+                peers: args.peers.clone(),
+                observers: args.observers.clone(),
+                p2p_senders: ferry::p2p::broadcast::DEFAULT_SENDERS,
+                p2p_timeout: 20,
+                p2p_wait: 30,
+                p2p_v1: false,
+                p2p_network: Some(args.network),
+            };
+            super::p2p::plan(proxy, &p2p, args.network)
+                .await?
+                .map(std::sync::Arc::new)
+        }
+        "backend" => {
+            return Err(CliError::user(
+                "bad_broadcast",
+                "--peer and --observer need --broadcast p2p",
+            ));
+        }
+        other => {
+            return Err(CliError::user(
+                "bad_broadcast",
+                format!("--broadcast {other:?}: use backend or p2p"),
+            ));
+        }
+    };
     let queue_path = dir.join("relay").join("queue.sqlite");
     let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
     let key = identity.public_hex();

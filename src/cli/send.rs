@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
 use super::chain::{SyncArgs, open_backend, sync_wallet};
+use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
+use ferry::p2p::P2pReport;
 
 /// Arguments of `ferry send`.
 #[derive(Debug, Args)]
@@ -60,6 +62,8 @@ pub struct SendArgs {
     sync: SyncArgs,
     #[command(flatten)]
     via: ViaArgs,
+    #[command(flatten)]
+    p2p: P2pArgs,
 }
 
 #[derive(Serialize)]
@@ -74,6 +78,8 @@ struct SendReport {
     inputs: usize,
     selection: ferry::wallet::builder::SelectionAlgorithm,
     broadcast: Vec<BroadcastOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p2p: Option<P2pReport>,
 }
 
 fn os_rng() -> WalletRng {
@@ -254,8 +260,22 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         ));
     }
 
+    if args.p2p.p2p_network.is_some_and(|n| n != network) {
+        return Err(CliError::user(
+            "wrong_network",
+            format!("--p2p-network differs from the wallet's network, {network}"),
+        ));
+    }
+    // Nothing is looked up or contacted for a transaction that will not be broadcast.
+    let p2p = if args.no_broadcast {
+        None
+    } else {
+        super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?
+    };
     let backend = open_backend(ctx, network)?;
-    let broadcaster = Broadcaster::new(ctx, &args.via, Some(Arc::clone(&backend)))?;
+    // With --p2p, the network is the broadcast: the backend only builds and checks.
+    let direct = p2p.is_none().then(|| Arc::clone(&backend));
+    let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
     let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
     let floor = relay_floor(&backend).await?;
     let fee_rate = choose_fee_rate(
@@ -296,12 +316,19 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         confirm(ctx, args.yes, &text, "Sign and broadcast?")?;
     }
     let tx = sign(ctx, &wallet, &built)?;
+    // The network first, then any relay: a relay's backend that had it already would keep
+    // the observers from ever hearing it (nodes announce a transaction once).
+    let p2p = match (&p2p, args.no_broadcast) {
+        (Some(config), false) => Some(super::p2p::run(config, &tx).await?),
+        _ => None,
+    };
     let broadcast = if args.no_broadcast {
         Vec::new()
     } else {
         broadcaster.broadcast(&tx).await
     };
-    let accepted = broadcast.iter().any(BroadcastOutcome::accepted);
+    let accepted = broadcast.iter().any(BroadcastOutcome::accepted)
+        || p2p.as_ref().is_some_and(P2pReport::handed_over);
     if accepted && built.change.is_some() {
         wallet.hand_out(KeyChain::Change, Some(change.index))?;
     }
@@ -318,16 +345,29 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         inputs: built.inputs.len(),
         selection: built.algorithm,
         broadcast,
+        p2p,
     };
-    finish_broadcast(&report.broadcast, args.no_broadcast)?;
+    if !args.no_broadcast {
+        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
+        if let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &doc) {
+            if let (Some(r), false) = (&report.p2p, ctx.json) {
+                ctx.out.emit(r, super::p2p::human)?;
+            }
+            return Err(e);
+        }
+    }
     ctx.out.emit(&report, |r| {
         if args.no_broadcast {
             r.hex.clone()
         } else {
-            format!(
+            let mut text = format!(
                 "sent {} sat, fee {} sat ({:.3} sat/vB, {} vB)\ntxid {}",
                 r.amount_sat, r.fee_sat, r.fee_rate, r.vsize, r.txid
-            )
+            );
+            if let Some(p) = &r.p2p {
+                text = format!("{}\n{text}", super::p2p::human(p));
+            }
+            text
         }
     })
 }
@@ -363,6 +403,8 @@ pub struct BroadcastArgs {
     pub hex: String,
     #[command(flatten)]
     via: ViaArgs,
+    #[command(flatten)]
+    p2p: P2pArgs,
 }
 
 /// `ferry broadcast`.
@@ -372,8 +414,21 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}")))?;
     ferry::tx::check_transaction(&tx)
         .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
-    // Relays need no backend of ours; a direct broadcast does.
-    let direct = if args.via.uses_direct() {
+    let p2p = match args.p2p.p2p_network {
+        Some(n) => super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, n).await?,
+        None if args.p2p.p2p => {
+            let network = ctx.open_wallet().map_err(|_| {
+                CliError::user(
+                    "no_network",
+                    "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
+                )
+            })?;
+            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.account.network).await?
+        }
+        None => None,
+    };
+    // Relays need no backend of ours; a direct broadcast does (never with --p2p).
+    let direct = if args.via.uses_direct() && p2p.is_none() {
         let network = match ctx.backend {
             Some(_) => ferry::network::Network::Regtest, // unused: the URL is explicit
             None => ctx.open_wallet()?.account.network,
@@ -382,15 +437,29 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    let outcomes = Broadcaster::new(ctx, &args.via, direct)?
-        .broadcast(&tx)
-        .await;
-    finish_broadcast(&outcomes, false)?;
+    let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
+    // The network first, then any relay (see `send`).
+    let report = match &p2p {
+        Some(config) => Some(super::p2p::run(config, &tx).await?),
+        None => None,
+    };
+    let outcomes = broadcaster.broadcast(&tx).await;
     let txid = tx.txid().to_string();
-    ctx.out.emit(
-        &serde_json::json!({"txid": txid, "broadcast": outcomes}),
-        |_| format!("broadcast {txid}"),
-    )
+    let mut doc = serde_json::json!({"txid": txid, "broadcast": outcomes});
+    if let Some(r) = &report {
+        doc["p2p"] = serde_json::to_value(r).map_err(CliError::internal)?;
+    }
+    let human = |_: &serde_json::Value| match &report {
+        Some(r) => super::p2p::human(r),
+        None => format!("broadcast {txid}"),
+    };
+    if let Err(e) = super::p2p::verdict(&outcomes, report.as_ref(), &doc) {
+        if !ctx.json && report.is_some() {
+            ctx.out.emit(&doc, human)?;
+        }
+        return Err(e);
+    }
+    ctx.out.emit(&doc, human)
 }
 
 /// Arguments of `ferry bump`.

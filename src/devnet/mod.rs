@@ -11,6 +11,8 @@
 //!   tests/core_differential.rs.
 //! - [`index`]: history and UTXOs by Esplora scripthash.
 //! - [`store`]: SQLite persistence; [`node`]: everything together, mining and the faucet.
+//! - [`p2p`]: the peer-to-peer listener (v1 and BIP-0324 v2) that takes and announces
+//!   transactions.
 
 pub mod api;
 pub mod block;
@@ -21,6 +23,7 @@ pub mod index;
 pub mod kernel;
 pub mod mempool;
 pub mod node;
+pub mod p2p;
 pub mod policy;
 pub mod rpc;
 pub mod state;

@@ -213,8 +213,8 @@ impl AppState {
     }
 }
 
-/// The worker's timings.
-#[derive(Debug, Clone, Copy)]
+/// The worker's timings, and how it broadcasts.
+#[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// How often the worker looks for due records when nothing wakes it.
     pub poll: Duration,
@@ -235,6 +235,9 @@ pub struct WorkerConfig {
     /// accepted faster and then delivered at full width (`cargo bench --bench relay_load`,
     /// `docs/relay-protocol.md`, Performance).
     pub parallel_while_accepting: usize,
+    /// `--broadcast p2p`: hand transactions to the peer-to-peer network instead of the
+    /// backend (which still checks them and watches their status).
+    pub p2p: Option<std::sync::Arc<crate::p2p::BroadcastConfig>>,
 }
 
 impl Default for WorkerConfig {
@@ -248,6 +251,7 @@ impl Default for WorkerConfig {
             retain: Duration::from_secs(30 * 24 * 3600),
             parallel: 32,
             parallel_while_accepting: 4,
+            p2p: None,
         }
     }
 }

@@ -12,7 +12,8 @@ use super::queue::{Attempt, Record, Status, now_ms};
 use super::state::AppState;
 pub use super::state::WorkerConfig;
 use crate::chain::{ChainError, TxStatus};
-use crate::tx::Transaction;
+use crate::p2p::BroadcastConfig;
+use crate::tx::{Transaction, Txid};
 
 /// How often finished records past the retention window are deleted.
 const PRUNE_EVERY_MS: i64 = 60_000;
@@ -23,7 +24,7 @@ fn ms(d: Duration) -> i64 {
 
 /// Runs until `stop` turns true.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     let mut last_prune = i64::MIN;
     loop {
         if *stop.borrow() {
@@ -115,7 +116,7 @@ async fn step(state: &AppState, rec: Record) {
     if !state.claims.contains(&rec.txid) {
         return;
     }
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
         // By the transaction, not its id: a Core backend without -txindex finds a
@@ -195,7 +196,7 @@ fn retry(rec: &Record, now: i64, cfg: &WorkerConfig, status: Status, error: &str
 }
 
 async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
-    let cfg = state.config.worker;
+    let cfg = state.config.worker.clone();
     state
         .metrics
         .broadcast_attempts
@@ -212,7 +213,10 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             };
         }
     };
-    let result = state.backend.broadcast(&tx).await;
+    let result = match &cfg.p2p {
+        Some(p2p) => broadcast_p2p(state, p2p, &tx).await,
+        None => state.backend.broadcast(&tx).await,
+    };
     let ok = |txid: String| Attempt {
         status: Status::Broadcast,
         broadcast: true,
@@ -275,6 +279,40 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
             a.broadcast = true;
             a
+        }
+    }
+}
+
+/// Broadcasts over the peer-to-peer network. Success is an observer announcing it back,
+/// or the backend's node having it; anything else is retried (no peer says why it drops a
+/// transaction, so nothing here is definitive).
+async fn broadcast_p2p(
+    state: &AppState,
+    config: &BroadcastConfig,
+    tx: &Transaction,
+) -> Result<Txid, ChainError> {
+    let unseen = |reason: String| ChainError::Unreachable {
+        url: "p2p".into(),
+        reason,
+    };
+    let report = crate::p2p::broadcast(config, tx)
+        .await
+        .map_err(|e| unseen(e.to_string()))?;
+    if report.propagated {
+        return Ok(tx.txid());
+    }
+    match state.backend.tx_status_of(tx).await {
+        Ok(TxStatus::Mempool | TxStatus::Confirmed { .. }) => Ok(tx.txid()),
+        _ if report.handed_over() => {
+            Err(unseen("handed over, but no observer announced it".into()))
+        }
+        _ => {
+            let why: Vec<String> = report
+                .peers
+                .iter()
+                .map(|p| format!("{}: {}", p.peer, p.error.as_deref().unwrap_or("failed")))
+                .collect();
+            Err(unseen(format!("no peer took it ({})", why.join("; "))))
         }
     }
 }

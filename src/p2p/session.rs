@@ -1,0 +1,164 @@
+//! What happens on one connection: the version handshake, handing one transaction over
+//! (sender), and listening for its announcement (observer).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::error::P2pError;
+use super::message::{Inventory, Message, VersionMessage};
+use super::transport::Connection;
+use crate::tx::Transaction;
+
+/// Lowest peer protocol version ferry talks to (BIP-0339 wtxid relay, 70016).
+pub const MIN_PEER_VERSION: i32 = 70016;
+
+/// What the peer said in its handshake.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The peer's `version`.
+    pub version: VersionMessage,
+    /// Whether both sides sent `wtxidrelay`.
+    pub wtxid_relay: bool,
+}
+
+/// Receives the next message before `deadline`.
+///
+/// # Errors
+/// [`P2pError::Timeout`] naming `step`, or the connection's error.
+pub async fn recv_until(
+    conn: &mut Connection,
+    deadline: Instant,
+    step: &'static str,
+) -> Result<Message, P2pError> {
+    match tokio::time::timeout_at(deadline, conn.recv()).await {
+        Ok(r) => r,
+        Err(_) => Err(P2pError::Timeout(step)),
+    }
+}
+
+/// Runs the version handshake as the connecting side: our anonymous `version`, the
+/// peer's `version`, then `wtxidrelay` and `sendaddrv2` (both must precede `verack`),
+/// `verack`, and the peer's `verack`. Anything else received meanwhile is ignored.
+///
+/// # Errors
+/// [`P2pError::Protocol`] for a peer too old for wtxid relay, timeouts, connection errors.
+pub async fn handshake(
+    conn: &mut Connection,
+    relay: bool,
+    deadline: Instant,
+) -> Result<PeerInfo, P2pError> {
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| P2pError::Protocol(format!("no randomness: {e}")))?;
+    conn.send(&Message::Version(VersionMessage::anonymous(
+        u64::from_le_bytes(nonce),
+        relay,
+    )))
+    .await?;
+    let mut version = None;
+    let mut their_wtxid_relay = false;
+    loop {
+        match recv_until(conn, deadline, "waiting for the peer's version").await? {
+            Message::Version(v) if version.is_none() => {
+                if v.version < MIN_PEER_VERSION {
+                    return Err(P2pError::Protocol(format!(
+                        "peer speaks protocol {}, ferry needs {MIN_PEER_VERSION}",
+                        v.version
+                    )));
+                }
+                conn.send(&Message::WtxidRelay).await?;
+                conn.send(&Message::SendAddrV2).await?;
+                conn.send(&Message::Verack).await?;
+                version = Some(v);
+            }
+            Message::Version(_) => {
+                return Err(P2pError::Protocol("a second version message".into()));
+            }
+            Message::WtxidRelay => their_wtxid_relay = true,
+            Message::Verack => {
+                let Some(version) = version else {
+                    return Err(P2pError::Protocol("verack before version".into()));
+                };
+                return Ok(PeerInfo {
+                    version,
+                    wtxid_relay: their_wtxid_relay,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Hands `tx` over on a connection that finished its handshake: `inv` (by wtxid when both
+/// sides relay by wtxid), the peer's `getdata` for it, `tx`, `ping`, and the matching `pong`
+/// — which tells that the peer has processed the `tx` (messages are handled in order).
+///
+/// # Errors
+/// [`P2pError::NoRelay`] for a peer that said it does not relay transactions,
+/// [`P2pError::NotRequested`] when the peer did not ask for it before `deadline` (it may
+/// already have it), timeouts and connection errors.
+pub async fn hand_over(
+    conn: &mut Connection,
+    peer: &PeerInfo,
+    tx: &Transaction,
+    deadline: Instant,
+) -> Result<(), P2pError> {
+    if !peer.version.relay {
+        return Err(P2pError::NoRelay);
+    }
+    let inv = if peer.wtxid_relay {
+        Inventory::wtx(tx.wtxid())
+    } else {
+        Inventory::tx(tx.txid())
+    };
+    conn.send(&Message::Inv(vec![inv])).await?;
+    loop {
+        match recv_until(conn, deadline, "waiting for getdata").await {
+            Ok(Message::GetData(items)) if items.iter().any(|i| i.names(tx)) => break,
+            Ok(_) => {}
+            Err(P2pError::Timeout(_)) => return Err(P2pError::NotRequested),
+            Err(e) => return Err(e),
+        }
+    }
+    conn.send(&Message::Tx(tx.clone())).await?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| P2pError::Protocol(format!("no randomness: {e}")))?;
+    let nonce = u64::from_le_bytes(nonce);
+    conn.send(&Message::Ping(nonce)).await?;
+    loop {
+        if let Message::Pong(n) = recv_until(conn, deadline, "waiting for pong").await?
+            && n == nonce
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// Listens on an observer connection until the peer announces `tx` (by txid or, with
+/// wtxid relay, by this exact wtxid) or `deadline` passes. Returns whether it was seen.
+///
+/// # Errors
+/// Connection errors other than the deadline.
+pub async fn watch_for(
+    conn: &mut Connection,
+    tx: &Transaction,
+    deadline: Instant,
+) -> Result<bool, P2pError> {
+    loop {
+        match recv_until(conn, deadline, "watching").await {
+            Ok(Message::Inv(items)) if items.iter().any(|i| i.is_tx() && i.names(tx)) => {
+                return Ok(true);
+            }
+            // Core pings every peer; an observer that stays long should answer.
+            Ok(Message::Ping(n)) => conn.send(&Message::Pong(n)).await?,
+            Ok(_) => {}
+            Err(P2pError::Timeout(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Returns `now + d`, saturating.
+pub fn after(d: Duration) -> Instant {
+    Instant::now() + d
+}
