@@ -22,14 +22,26 @@ pub struct SyncArgs {
 
 /// Opens the backend named by `--backend`/`FERRY_BACKEND`, or the network's default.
 pub fn open_backend(ctx: &Ctx, network: Network) -> Result<Arc<dyn ChainBackend>, CliError> {
+    open_backend_with(ctx, || Ok(network))
+}
+
+/// Opens `--backend`, or else the default backend of the network `network` names, which is
+/// asked only then (e.g. a wallet opened only when no URL was given).
+pub fn open_backend_with(
+    ctx: &Ctx,
+    network: impl FnOnce() -> Result<Network, CliError>,
+) -> Result<Arc<dyn ChainBackend>, CliError> {
     let url = match ctx.backend.as_deref() {
         Some(u) => u.to_owned(),
-        None => network.default_backend().map(str::to_owned).ok_or_else(|| {
+        None => {
+            let network = network()?;
+            network.default_backend().map(str::to_owned).ok_or_else(|| {
             CliError::user(
                 "no_backend",
                 format!("ferry has no default backend for {network}: pass --backend URL or set FERRY_BACKEND"),
             )
-        })?,
+        })?
+        }
     };
     Ok(ferry::chain::open(&url)?)
 }

@@ -53,15 +53,7 @@ pub async fn run(
         .map_err(CliError::internal)?
         .map_err(|e| CliError::user("devnet_open", e))?;
     let height = devnet.chain().height();
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| {
-            CliError::user(
-                "bind_failed",
-                format!("cannot listen on {}: {e}", args.listen),
-            )
-        })?;
-    let addr = listener.local_addr().map_err(CliError::internal)?;
+    let (listener, addr) = super::bind(args.listen).await?;
     let p2p = match args.p2p_listen.as_str() {
         "off" => None,
         a => {
@@ -126,7 +118,7 @@ pub async fn run(
         state,
         listener,
         args.block_interval.map(Duration::from_secs),
-        shutdown_signal(),
+        super::shutdown_signal(),
     )
     .await
     .map_err(CliError::internal);
@@ -134,28 +126,4 @@ pub async fn run(
         t.abort();
     }
     result
-}
-
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, only SIGTERM stops the devnet.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -322,3 +322,42 @@ pub async fn run_async(cli: Cli) -> Result<(), CliError> {
         }),
     }
 }
+
+/// Binds a listening socket for a server command; returns it with its actual address.
+///
+/// # Errors
+/// `bind_failed` (exit 1) naming the address.
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), CliError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::user("bind_failed", format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(CliError::internal)?;
+    Ok((listener, local))
+}
+
+/// Resolves on Ctrl-C or SIGTERM: how the long-running commands (devnet, relay) stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, only SIGTERM stops the devnet.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

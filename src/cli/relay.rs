@@ -300,15 +300,7 @@ async fn serve(
     } else {
         AuthMode::Friends
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| {
-            CliError::user(
-                "bind_failed",
-                format!("cannot listen on {}: {e}", args.listen),
-            )
-        })?;
-    let addr = listener.local_addr().map_err(CliError::internal)?;
+    let (listener, addr) = super::bind(args.listen).await?;
     let mut config = RelayConfig::new(args.network, auth);
     config.public_urls = public_urls(&args.public_url, addr, auth)?;
     if let Some(r) = args.ip_rate {
@@ -388,7 +380,7 @@ async fn serve(
             }
         )
     })?;
-    ferry::relay::run(state, listener, super::devnet::shutdown_signal())
+    ferry::relay::run(state, listener, super::shutdown_signal())
         .await
         .map_err(CliError::internal)
 }

@@ -16,7 +16,7 @@ use ferry::wallet::signing;
 use serde::Serialize;
 
 use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
-use super::chain::{SyncArgs, open_backend, sync_wallet};
+use super::chain::{SyncArgs, open_backend, open_backend_with, sync_wallet};
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
@@ -429,11 +429,10 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
     };
     // Relays need no backend of ours; a direct broadcast does (never with --p2p).
     let direct = if args.via.uses_direct() && p2p.is_none() {
-        let network = match ctx.backend {
-            Some(_) => ferry::network::Network::Regtest, // unused: the URL is explicit
-            None => ctx.open_wallet()?.account.network,
-        };
-        Some(open_backend(ctx, network)?)
+        // The wallet's network picks the default backend, only when no URL is given.
+        Some(open_backend_with(ctx, || {
+            Ok(ctx.open_wallet()?.account.network)
+        })?)
     } else {
         None
     };
