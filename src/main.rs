@@ -14,16 +14,7 @@ fn main() -> ExitCode {
     };
     let out = cli::Output::new(args.json);
     init_logging(&args);
-    let result = if cli::needs_runtime(&args) {
-        // Only main.rs starts a runtime, and only for the commands that need one.
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(cli::CliError::internal)
-            .and_then(|rt| rt.block_on(cli::run_async(args)))
-    } else {
-        cli::run(args)
-    };
+    let result = cli::run(args, block_on);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -31,6 +22,16 @@ fn main() -> ExitCode {
             err.kind.exit_code()
         }
     }
+}
+
+/// Runs a command's future on a tokio runtime: only main.rs starts one, and only for the
+/// commands that need it (`cli::run` asks).
+fn block_on(command: cli::CommandFuture<'_>) -> Result<(), cli::CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(cli::CliError::internal)?
+        .block_on(command)
 }
 
 /// Sends ferry's log lines (relay deliveries and refusals, devnet events) to stderr, never

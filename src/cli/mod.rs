@@ -215,20 +215,31 @@ fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "ferry").map(|d| d.data_dir().to_path_buf())
 }
 
-/// Runs the parsed command, writing its result to stdout.
+/// A future a command returns, run to completion by the binary's runtime.
+pub type CommandFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), CliError>> + 'a>>;
+
+/// Runs one command: the one list of commands. Those that talk to the network or serve run
+/// on the tokio runtime that `block_on` (from `main.rs`, the only place one is started)
+/// provides; the others run without one.
 ///
 /// # Errors
 /// A [`CliError`] whose kind decides the exit code.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub fn run(
+    cli: Cli,
+    block_on: fn(CommandFuture<'_>) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let proxy = check_proxy(cli.proxy.as_deref())?;
+    let out = Output::new(cli.json);
+    let data_dir = cli.data_dir.or_else(default_data_dir);
     let ctx = Ctx {
-        data_dir: cli.data_dir.or_else(default_data_dir),
+        data_dir: data_dir.clone(),
         wallet: cli.wallet,
-        out: Output::new(cli.json),
+        out,
         json: cli.json,
         interactive: prompts::is_interactive(),
-        backend: cli.backend,
-        proxy,
+        backend: cli.backend.clone(),
+        proxy: proxy.clone(),
     };
     match cli.command {
         Command::Create(args) => create::run(&ctx, args),
@@ -242,15 +253,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Completions(args) => completions::run(&args),
         Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
         Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
-        Command::Devnet(_)
-        | Command::Demo(_)
-        | Command::Relay(_)
-        | Command::Balance(_)
-        | Command::Utxos(_)
-        | Command::History(_)
-        | Command::Send(_)
-        | Command::Broadcast(_)
-        | Command::Bump(_) => Err(CliError::internal("this command runs on the async path")),
+        Command::Devnet(args) => block_on(Box::pin(devnet::run(args, data_dir, &out))),
+        Command::Demo(args) => block_on(Box::pin(demo::run(args, &out))),
+        Command::Balance(args) => block_on(Box::pin(balance::balance(&ctx, args))),
+        Command::Utxos(args) => block_on(Box::pin(balance::utxos(&ctx, args))),
+        Command::History(args) => block_on(Box::pin(balance::history(&ctx, args))),
+        Command::Send(args) => block_on(Box::pin(send::send(&ctx, args))),
+        Command::Broadcast(args) => block_on(Box::pin(send::broadcast(&ctx, args))),
+        Command::Bump(args) => block_on(Box::pin(send::bump(&ctx, args))),
+        Command::Relay(cmd) => block_on(Box::pin(relay::run_relay(
+            cmd,
+            data_dir,
+            cli.backend,
+            proxy.as_deref(),
+            &out,
+        ))),
     }
 }
 
@@ -261,66 +278,6 @@ pub fn is_service(cli: &Cli) -> bool {
         cli.command,
         Command::Devnet(_) | Command::Relay(relay::RelayCommand::Serve(_))
     )
-}
-
-/// Returns true if the command needs the tokio runtime main.rs starts for it.
-pub fn needs_runtime(cli: &Cli) -> bool {
-    matches!(
-        cli.command,
-        Command::Devnet(_)
-            | Command::Demo(_)
-            | Command::Relay(_)
-            | Command::Balance(_)
-            | Command::Utxos(_)
-            | Command::History(_)
-            | Command::Send(_)
-            | Command::Broadcast(_)
-            | Command::Bump(_)
-    )
-}
-
-/// Runs a command that needs the tokio runtime.
-///
-/// # Errors
-/// A [`CliError`] whose kind decides the exit code.
-pub async fn run_async(cli: Cli) -> Result<(), CliError> {
-    let out = Output::new(cli.json);
-    let proxy = check_proxy(cli.proxy.as_deref())?;
-    let ctx = || Ctx {
-        data_dir: cli.data_dir.clone().or_else(default_data_dir),
-        wallet: cli.wallet.clone(),
-        out,
-        json: cli.json,
-        interactive: prompts::is_interactive(),
-        backend: cli.backend.clone(),
-        proxy: proxy.clone(),
-    };
-    match cli.command {
-        Command::Devnet(args) => {
-            devnet::run(args, cli.data_dir.or_else(default_data_dir), &out).await
-        }
-        Command::Demo(args) => demo::run(args, &out).await,
-        Command::Balance(args) => balance::balance(&ctx(), args).await,
-        Command::Utxos(args) => balance::utxos(&ctx(), args).await,
-        Command::History(args) => balance::history(&ctx(), args).await,
-        Command::Send(args) => send::send(&ctx(), args).await,
-        Command::Broadcast(args) => send::broadcast(&ctx(), args).await,
-        Command::Bump(args) => send::bump(&ctx(), args).await,
-        Command::Relay(cmd) => {
-            relay::run_relay(
-                cmd,
-                cli.data_dir.or_else(default_data_dir),
-                cli.backend,
-                proxy.as_deref(),
-                &out,
-            )
-            .await
-        }
-        other => run(Cli {
-            command: other,
-            ..cli
-        }),
-    }
 }
 
 /// Binds a listening socket for a server command; returns it with its actual address.
