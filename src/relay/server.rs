@@ -147,7 +147,7 @@ fn counted(s: &AppState, r: Result<Response, AppError>) -> Response {
     match r {
         Ok(r) => r,
         Err(e) => {
-            if e.status.is_client_error() {
+            if e.code.status().is_client_error() {
                 s.metrics.refused.fetch_add(1, Ordering::Relaxed);
             }
             e.into_response()
@@ -193,10 +193,14 @@ async fn post_api_tx(State(s): State<AppState>, req: Request) -> Response {
     match r {
         Ok(r) => r,
         Err(e) => {
-            if e.status.is_client_error() {
+            if e.code.status().is_client_error() {
                 s.metrics.refused.fetch_add(1, Ordering::Relaxed);
             }
-            (e.status, format!("{}: {}", e.code, e.public_message())).into_response()
+            (
+                e.code.status(),
+                format!("{}: {}", e.code, e.public_message()),
+            )
+                .into_response()
         }
     }
 }
