@@ -130,6 +130,54 @@ pub enum Outspend {
     InBlock(Option<Txid>),
 }
 
+/// What a backend's refusal of a transaction means for whoever keeps trying to broadcast it,
+/// read from the node's own reason (Core's reject strings, which Esplora passes on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    /// The node has it already (in its mempool): as good as accepted.
+    AlreadyKnown,
+    /// It can never be accepted as it is: a conflict, missing or spent inputs, a script
+    /// failure, a replacement the node refuses, or already mined.
+    Definitive,
+    /// Anything else (a fee floor raised by a full mempool, a policy limit): worth retrying.
+    Transient,
+}
+
+impl RejectKind {
+    /// Classifies a backend's reject reason.
+    pub fn of(reason: &str) -> RejectKind {
+        const ALREADY_KNOWN: &[&str] = &[
+            "already-in-mempool",
+            "already in mempool",
+            "already known",
+            "txn-already-known",
+        ];
+        const DEFINITIVE: &[&str] = &[
+            "conflict",
+            "missingorspent",
+            "missing-inputs",
+            "missing inputs",
+            "bad-txns",
+            "mandatory-script-verify",
+            "non-mandatory-script-verify",
+            // Core 30+: `mempool-script-verify-flag-failed (…)`.
+            "script-verify-flag-failed",
+            // Core 30+ (full RBF): a conflicting spend the node keeps over ours.
+            "rejecting replacement",
+            // Core, for a transaction already mined.
+            "already in block chain",
+            "already in utxo set",
+        ];
+        if ALREADY_KNOWN.iter().any(|r| reason.contains(r)) {
+            RejectKind::AlreadyKnown
+        } else if DEFINITIVE.iter().any(|r| reason.contains(r)) {
+            RejectKind::Definitive
+        } else {
+            RejectKind::Transient
+        }
+    }
+}
+
 /// Why a backend request failed. Messages from the backend are carried as data, never
 /// parsed as a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,4 +340,35 @@ pub trait ChainBackend: Send + Sync {
 
     /// Broadcasts `tx`, returning its txid as the backend reports it.
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RejectKind;
+
+    #[test]
+    fn reject_reasons_as_core_and_esplora_give_them() {
+        let cases = [
+            ("txn-already-known", RejectKind::AlreadyKnown),
+            (
+                "sendrawtransaction RPC error: {\"code\":-27,\"message\":\"Transaction already in block chain\"}",
+                RejectKind::Definitive,
+            ),
+            ("bad-txns-inputs-missingorspent", RejectKind::Definitive),
+            ("txn-mempool-conflict", RejectKind::Definitive),
+            (
+                "insufficient fee, rejecting replacement abc",
+                RejectKind::Definitive,
+            ),
+            (
+                "mempool-script-verify-flag-failed (Signature must be zero)",
+                RejectKind::Definitive,
+            ),
+            ("min relay fee not met, 100 < 141", RejectKind::Transient),
+            ("mempool full", RejectKind::Transient),
+        ];
+        for (reason, kind) in cases {
+            assert_eq!(RejectKind::of(reason), kind, "{reason}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::queue::{Attempt, Record, Status, now_ms};
 use super::state::AppState;
 pub use super::state::WorkerConfig;
-use crate::chain::{ChainError, TxStatus};
+use crate::chain::{ChainError, RejectKind, TxStatus};
 use crate::p2p::BroadcastConfig;
 use crate::tx::{Transaction, Txid};
 
@@ -76,39 +76,6 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => {}
         }
     }
-}
-
-/// Reasons that mean the transaction can never be accepted as it is.
-fn is_definitive(reason: &str) -> bool {
-    [
-        "conflict",
-        "missingorspent",
-        "missing-inputs",
-        "missing inputs",
-        "bad-txns",
-        "mandatory-script-verify",
-        "non-mandatory-script-verify",
-        // Core 30+: `mempool-script-verify-flag-failed (…)`.
-        "script-verify-flag-failed",
-        // Core 30+ (full RBF): a conflicting spend the node keeps over ours.
-        "rejecting replacement",
-        // Core, for a transaction already mined.
-        "already in block chain",
-        "already in utxo set",
-    ]
-    .iter()
-    .any(|r| reason.contains(r))
-}
-
-fn already_known(reason: &str) -> bool {
-    [
-        "already-in-mempool",
-        "already in mempool",
-        "already known",
-        "txn-already-known",
-    ]
-    .iter()
-    .any(|r| reason.contains(r))
 }
 
 async fn step(state: &AppState, rec: Record) {
@@ -234,10 +201,11 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
                 .metrics
                 .broadcast_errors
                 .fetch_add(1, Ordering::Relaxed);
-            if already_known(&reason) {
+            let kind = RejectKind::of(&reason);
+            if kind == RejectKind::AlreadyKnown {
                 return ok(rec.txid.to_string());
             }
-            if is_definitive(&reason) {
+            if kind == RejectKind::Definitive {
                 // A conflict may be our own transaction already mined: ask first.
                 match state.backend.tx_status_of(&tx).await {
                     Ok(TxStatus::Confirmed { .. }) => {
