@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::error::P2pError;
 use super::session::{after, hand_over, handshake, watch_for};
-use super::transport::{Route, Transport, connect};
+use super::transport::{Connection, Route, Transport, connect};
 use crate::network::Network;
 use crate::tx::{Transaction, Txid, Wtxid};
 
@@ -254,15 +254,7 @@ async fn send_one(config: BroadcastConfig, peer: String, tx: Transaction) -> Pee
         handed_over: false,
         error: Some(e.to_string()),
     };
-    let mut conn = match connect(
-        config.network,
-        &peer,
-        &config.route,
-        config.v2,
-        config.connection_timeout,
-    )
-    .await
-    {
+    let mut conn = match connect_peer(&config, &peer).await {
         Ok(c) => c,
         Err((t, e)) => return failed(t, e),
     };
@@ -284,6 +276,21 @@ async fn send_one(config: BroadcastConfig, peer: String, tx: Transaction) -> Pee
     }
 }
 
+/// Opens a connection to `peer` as `config` says (network, route, v2, timeout).
+async fn connect_peer(
+    config: &BroadcastConfig,
+    peer: &str,
+) -> Result<Connection, (Transport, P2pError)> {
+    connect(
+        config.network,
+        peer,
+        &config.route,
+        config.v2,
+        config.connection_timeout,
+    )
+    .await
+}
+
 async fn observe(
     config: BroadcastConfig,
     peer: String,
@@ -298,15 +305,7 @@ async fn observe(
         handed_over: false,
         error: error.map(|e| e.to_string()),
     };
-    let mut conn = match connect(
-        config.network,
-        &peer,
-        &config.route,
-        config.v2,
-        config.connection_timeout,
-    )
-    .await
-    {
+    let mut conn = match connect_peer(&config, &peer).await {
         Ok(c) => c,
         Err((t, e)) => {
             let _ = events.send(ObserverEvent::Ready(false));

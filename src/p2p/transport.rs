@@ -145,17 +145,7 @@ pub async fn connect(
         Ok(Err(e)) => return Err((Transport::V1, e)),
         Err(_) => return Err((Transport::V1, P2pError::Timeout("connecting"))),
     };
-    let (read, write) = stream.into_split();
-    Ok(Connection {
-        network,
-        magic,
-        transport: Transport::V1,
-        inner: Inner::V1 {
-            read,
-            write,
-            buf: Vec::new(),
-        },
-    })
+    Ok(Connection::v1(network, magic, stream, Vec::new()))
 }
 
 /// A reader that counts the bytes it hands out: a v1 fallback is right only when the
