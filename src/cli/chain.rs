@@ -69,7 +69,7 @@ pub async fn sync_wallet(
             backend.describe()
         );
     }
-    let result = sync::sync(Arc::clone(backend), &wallet.account, options, |n| {
+    let result = ferry::chain::sync::sync(Arc::clone(backend), &wallet.account, options, |n| {
         if show {
             eprint!(
                 "\rsyncing with {}: {n} addresses scanned",

@@ -1,6 +1,6 @@
 //! The wallet's files and state: the encrypted keystore (the only secret on disk), the
 //! SQLite database of public state, the account derived from a mnemonic, and atomic file
-//! writes. File I/O only — never the network.
+//! writes, and sync as requests and answers (`sync`). File I/O only — never the network.
 
 mod account;
 pub mod builder;
