@@ -79,7 +79,7 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
     let addr = wallet.hand_out(chain, args.index)?;
     let view = AddressView::from(&addr);
     let qr = if args.qr && !ctx.json {
-        Some(qr_text(&addr.address, wallet.account.address_type)?)
+        Some(qr_text(&addr.address, wallet.account().address_type)?)
     } else {
         None
     };

@@ -6,7 +6,6 @@
 mod address;
 mod balance;
 mod broadcast;
-mod bump;
 mod chain;
 mod completions;
 mod create;
@@ -165,7 +164,7 @@ impl Ctx {
     /// Opens the selected wallet (database only), warning about a keystore others may read.
     pub fn open_wallet(&self) -> Result<ferry::wallet::Wallet, CliError> {
         let wallet = ferry::wallet::Wallet::open(self.wallet_paths()?)?;
-        warn_loose_permissions(&wallet.paths.keystore());
+        warn_loose_permissions(&wallet.keystore_path());
         Ok(wallet)
     }
 }

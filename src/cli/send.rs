@@ -9,14 +9,17 @@ use ferry::keys::KeyChain;
 use ferry::script::Address;
 use ferry::tx::{OutPoint, Transaction};
 use ferry::units::{Amount, FeeRate};
+use ferry::wallet::Payment;
 use ferry::wallet::Wallet;
-use ferry::wallet::builder::{self, Built, PaymentRequest, Recipient};
+use ferry::wallet::builder::{self, Built, Recipient};
+use ferry::wallet::fee_bump::BumpError;
+use ferry::wallet::fees::{self, FeeChoice};
 use ferry::wallet::rng::WalletRng;
 use ferry::wallet::signing;
 use serde::Serialize;
 
 use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
-use super::chain::{SyncArgs, open_backend, open_backend_with, sync_wallet};
+use super::chain::{SyncArgs, sync_wallet};
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
@@ -103,45 +106,30 @@ async fn choose_fee_rate(
     ctx: &Ctx,
     backend: &Arc<dyn ChainBackend>,
     network: ferry::network::Network,
-    fee_rate: Option<&str>,
     target: Option<u16>,
     floor: FeeRate,
 ) -> Result<FeeRate, CliError> {
-    if let Some(r) = fee_rate {
-        return parse_fee_rate(r);
-    }
-    let target = target.unwrap_or(6).max(1);
     let estimates = backend.fee_estimates().await?;
-    if estimates.is_empty() && !network.is_mainnet() {
-        // A test chain often has no fee history (Core's regtest answers "Insufficient
-        // data"): its coins are worthless, so the relay minimum is a safe fallback. On a
-        // main network ferry never guesses.
-        // At least 1 sat/vB, which every node relays, whatever the floor.
-        let fallback = floor.max(FeeRate::MIN_RELAY);
-        if !ctx.json {
-            eprintln!(
-                "note: {} has no fee estimates; using the minimum relay fee {} on {network}",
-                backend.describe(),
-                fallback.display_sat_per_vb()
-            );
+    match fees::choose_fee_rate(&estimates, target, floor, network) {
+        Some(FeeChoice::Estimate(rate)) => Ok(rate),
+        Some(FeeChoice::TestNetworkFallback(rate)) => {
+            if !ctx.json {
+                eprintln!(
+                    "note: {} has no fee estimates; using the minimum relay fee {} on {network}",
+                    backend.describe(),
+                    rate.display_sat_per_vb()
+                );
+            }
+            Ok(rate)
         }
-        return Ok(fallback);
+        None => Err(CliError::backend(
+            "no_fee_estimates",
+            format!(
+                "{} gave no fee estimates: pass --fee-rate SAT/VB",
+                backend.describe()
+            ),
+        )),
     }
-    // The estimate for the largest target not above the one asked, else the nearest.
-    estimates
-        .range(..=target)
-        .next_back()
-        .or_else(|| estimates.iter().next())
-        .map(|(_, r)| (*r).max(floor))
-        .ok_or_else(|| {
-            CliError::backend(
-                "no_fee_estimates",
-                format!(
-                    "{} gave no fee estimates: pass --fee-rate SAT/VB",
-                    backend.describe()
-                ),
-            )
-        })
 }
 
 fn build_error(e: builder::BuildError) -> CliError {
@@ -153,6 +141,21 @@ fn build_error(e: builder::BuildError) -> CliError {
         B::UnknownCoin(_) => "unknown_coin",
         B::Selection(_) => "insufficient_funds",
         _ => "cannot_build",
+    };
+    CliError::user(code, e)
+}
+
+fn bump_error(e: BumpError) -> CliError {
+    let code = match &e {
+        BumpError::UnknownTx(_) => "unknown_tx",
+        BumpError::AlreadyConfirmed { .. } => "already_confirmed",
+        BumpError::NotReplaceable(_) => "not_replaceable",
+        BumpError::NotOurs { .. } => "not_ours",
+        BumpError::NoChange(_) => "no_change",
+        BumpError::FeeRateTooLow { .. } => "fee_rate_too_low",
+        BumpError::ChangeTooSmall { .. } => "insufficient_funds",
+        BumpError::HighFee { .. } => "high_fee",
+        BumpError::Unsignable | _ => return CliError::internal(e),
     };
     CliError::user(code, e)
 }
@@ -211,7 +214,7 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
     let secret = wallet.unlock(&password)?;
     let keys = signing::derive_keys(
         &secret,
-        &wallet.account,
+        wallet.account(),
         built.inputs.iter().map(|u| (u.chain, u.index)),
     )?;
     signing::sign_built(built, &keys).map_err(CliError::internal)
@@ -219,8 +222,8 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
 
 /// `ferry send`.
 pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let network = wallet.account.network;
+    let mut wallet = ctx.open_wallet()?;
+    let network = wallet.network();
     // Everything the user typed is checked before the network is touched.
     let address =
         Address::parse(&args.address, network).map_err(|e| CliError::user("bad_address", e))?;
@@ -242,9 +245,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             ));
         }
     };
-    if let Some(r) = &args.fee_rate {
-        parse_fee_rate(r)?;
-    }
+    let fee_rate = args.fee_rate.as_deref().map(parse_fee_rate).transpose()?;
     let coin_control = args
         .utxos
         .iter()
@@ -272,26 +273,18 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     } else {
         super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?
     };
-    let backend = open_backend(ctx, network)?;
+    let backend = ctx.backend(network)?;
     // With --p2p, the network is the broadcast: the backend only builds and checks.
     let direct = p2p.is_none().then(|| Arc::clone(&backend));
     let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
-    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    sync_wallet(ctx, &mut wallet, &backend, &args.sync).await?;
     let floor = relay_floor(&backend).await?;
-    let fee_rate = choose_fee_rate(
-        ctx,
-        &backend,
-        network,
-        args.fee_rate.as_deref(),
-        args.target,
-        floor,
-    )
-    .await?;
-    let change = wallet.address_at(
-        KeyChain::Change,
-        wallet.store.next_unused_index(KeyChain::Change)?,
-    )?;
-    let req = PaymentRequest {
+    let fee_rate = match fee_rate {
+        Some(rate) => rate,
+        None => choose_fee_rate(ctx, &backend, network, args.target, floor).await?,
+    };
+    let change = wallet.next_change_address()?;
+    let payment = Payment {
         recipients: vec![Recipient {
             script_pubkey: address.script_pubkey(),
             amount,
@@ -299,14 +292,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         send_max: args.max,
         fee_rate,
         min_fee_rate: floor,
-        change_script: change.script_pubkey.clone(),
         rbf: !args.no_rbf,
-        tip_height: synced.tip_height,
         allow_high_fee: args.allow_high_fee,
         coin_control,
     };
-    let mut rng = os_rng();
-    let built = builder::build_payment(&req, &synced.utxos, &mut rng).map_err(build_error)?;
+    let built = wallet
+        .build_payment(payment, &change, &mut os_rng())
+        .map_err(build_error)?;
 
     if args.psbt {
         return emit_psbt(ctx, &wallet, &built);
@@ -373,23 +365,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
 }
 
 fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
-    let mut psbt =
-        ferry::psbt::Psbt::from_unsigned_tx(built.tx.clone()).map_err(CliError::internal)?;
-    let cached = wallet.store.cached_txs()?;
-    for (i, u) in built.inputs.iter().enumerate() {
-        if u.txout.script_pubkey.is_p2pkh() {
-            let prev = cached
-                .iter()
-                .find(|t| t.tx.txid() == u.outpoint.txid)
-                .ok_or_else(|| CliError::internal("previous transaction not cached"))?;
-            psbt.set_non_witness_utxo(i, prev.tx.clone())
-                .map_err(CliError::internal)?;
-        } else {
-            psbt.set_witness_utxo(i, u.txout.clone())
-                .map_err(CliError::internal)?;
-        }
-    }
-    let b64 = psbt.to_base64();
+    let b64 = wallet.unsigned_psbt(built)?.to_base64();
     ctx.out.emit(
         &serde_json::json!({"psbt": b64, "fee_sat": built.fee.to_sat()}),
         |_| b64.clone(),
@@ -423,16 +399,14 @@ pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
                     "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
                 )
             })?;
-            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.account.network).await?
+            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.network()).await?
         }
         None => None,
     };
     // Relays need no backend of ours; a direct broadcast does (never with --p2p).
     let direct = if args.via.uses_direct() && p2p.is_none() {
         // The wallet's network picks the default backend, only when no URL is given.
-        Some(open_backend_with(ctx, || {
-            Ok(ctx.open_wallet()?.account.network)
-        })?)
+        Some(ctx.backend_with(|| Ok(ctx.open_wallet()?.network()))?)
     } else {
         None
     };
@@ -482,8 +456,6 @@ pub struct BumpArgs {
 /// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
 /// change output.
 pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let network = wallet.account.network;
     let txid: ferry::tx::Txid = args
         .txid
         .parse()
@@ -495,31 +467,10 @@ pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
             "no terminal to confirm the replacement on: check the details and pass --yes",
         ));
     }
-    let backend = open_backend(ctx, network)?;
-    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
-    let original = synced
-        .txs
-        .iter()
-        .find(|t| t.tx.txid() == txid)
-        .ok_or_else(|| {
-            CliError::user(
-                "unknown_tx",
-                format!("{txid} is not a transaction of this wallet"),
-            )
-        })?;
-    if let Some(h) = original.height {
-        return Err(CliError::user(
-            "already_confirmed",
-            format!("{txid} is already confirmed in block {h}: there is nothing to replace"),
-        ));
-    }
-    let plan = super::bump::plan(
-        &wallet,
-        &synced,
-        &original.tx,
-        fee_rate,
-        args.allow_high_fee,
-    )?;
+    let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
+    let plan = wallet
+        .build_fee_bump(txid, fee_rate, args.allow_high_fee)
+        .map_err(bump_error)?;
     let text = format!(
         "Replace {txid}: fee {} -> {} ({}), change {} -> {}",
         plan.old_fee,

@@ -7,10 +7,13 @@ pub mod builder;
 pub mod cache;
 pub mod coin_selection;
 mod error;
+pub mod fee_bump;
+pub mod fees;
 pub mod files;
 pub mod keystore;
 pub mod rng;
 pub mod signing;
+mod spending;
 pub mod store;
 pub mod sync;
 pub mod weights;
@@ -21,4 +24,5 @@ pub use files::{
     Created, NewWallet, Wallet, WalletAddress, WalletPaths, WalletSummary, create_wallet,
     list_wallets,
 };
+pub use spending::{Balance, Payment, SentAndReceived};
 pub use store::WalletStore;

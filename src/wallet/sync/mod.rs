@@ -74,8 +74,8 @@ pub struct UsedAddress {
     pub script_pubkey: ScriptBuf,
 }
 
-/// What a sync found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a sync found (empty by default: before any sync).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncResult {
     /// The tip height when the sync started.
     pub tip_height: u32,
