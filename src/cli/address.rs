@@ -6,6 +6,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use serde::Serialize;
 
+use super::code::Code;
 use super::{CliError, Ctx};
 use ferry::keys::KeyChain;
 use ferry::script::AddressType;
@@ -71,8 +72,8 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
         KeyChain::Receive
     };
     if args.index.is_some_and(|i| i >= 1 << 31) {
-        return Err(CliError::user(
-            "bad_index",
+        return Err(CliError::new(
+            Code::BadIndex,
             "--index must be below 2147483648 (2^31, where hardened indexes start)",
         ));
     }

@@ -14,6 +14,7 @@ use ferry::relay::receipt::Receipt;
 use ferry::tx::Transaction;
 use serde::Serialize;
 
+use super::code::Code;
 use super::{CliError, Ctx};
 
 /// How to broadcast: `--via`, `--fanout`, `--fallback-direct`.
@@ -114,15 +115,15 @@ impl Broadcaster {
             });
         }
         let dir = ctx.data_dir()?;
-        let friends =
-            Friends::load(&dir.join(FRIENDS_FILE)).map_err(|e| CliError::user("bad_friends", e))?;
+        let friends = Friends::load(&dir.join(FRIENDS_FILE))
+            .map_err(|e| CliError::new(Code::BadFriends, e))?;
         let relays = via
             .via
             .iter()
             .map(|name| {
                 let (url, pinned_key) = friends
                     .resolve_via(name)
-                    .map_err(|e| CliError::user("unknown_relay", e))?;
+                    .map_err(|e| CliError::new(Code::UnknownRelay, e))?;
                 Ok(RelayTarget {
                     name: name.clone(),
                     url,
@@ -271,16 +272,16 @@ pub fn finish_broadcast(outcomes: &[BroadcastOutcome], skipped: bool) -> Result<
         .collect();
     if outcomes.iter().any(|o| o.status == "rejected") {
         // The node looked at the transaction and refused it: the transaction is at fault.
-        return Err(CliError::user(
-            "tx_rejected",
+        return Err(CliError::new(
+            Code::TxRejected,
             format!(
                 "the transaction was refused before broadcast ({}); nothing was broadcast",
                 reasons.join("; ")
             ),
         ));
     }
-    Err(CliError::backend(
-        "broadcast_failed",
+    Err(CliError::new(
+        Code::BroadcastFailed,
         format!(
             "the transaction was not accepted ({}); nothing was spent{}",
             reasons.join("; "),

@@ -10,6 +10,7 @@ use ferry::network::Network;
 use ferry::wallet::Wallet;
 use ferry::wallet::sync;
 
+use super::code::Code;
 use super::{CliError, Ctx};
 
 /// Options of every command that syncs.
@@ -37,8 +38,8 @@ impl Ctx {
             None => {
                 let network = network()?;
                 network.default_backend().map(str::to_owned).ok_or_else(|| {
-                    CliError::user(
-                        "no_backend",
+                    CliError::new(
+                        Code::NoBackend,
                         format!("ferry has no default backend for {network}: pass --backend URL or set FERRY_BACKEND"),
                     )
                 })?

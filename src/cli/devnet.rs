@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use ferry::devnet::{Devnet, DevnetState};
 
+use super::code::Code;
 use super::{CliError, Output};
 
 /// Arguments of `ferry devnet`.
@@ -41,8 +42,8 @@ pub async fn run(
 ) -> Result<(), CliError> {
     let dir = data_dir
         .ok_or_else(|| {
-            CliError::user(
-                "no_data_dir",
+            CliError::new(
+                Code::NoDataDir,
                 "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
             )
         })?
@@ -51,15 +52,15 @@ pub async fn run(
     let devnet = tokio::task::spawn_blocking(move || Devnet::open(&open_dir))
         .await
         .map_err(CliError::internal)?
-        .map_err(|e| CliError::user("devnet_open", e))?;
+        .map_err(|e| CliError::new(Code::DevnetOpen, e))?;
     let height = devnet.chain().height();
     let (listener, addr) = super::bind(args.listen).await?;
     let p2p = match args.p2p_listen.as_str() {
         "off" => None,
         a => {
             let at: SocketAddr = a.parse().map_err(|_| {
-                CliError::user(
-                    "bad_listen",
+                CliError::new(
+                    Code::BadListen,
                     format!("--p2p-listen {a:?} is not ADDR:PORT or off"),
                 )
             })?;
@@ -70,8 +71,8 @@ pub async fn run(
                     None
                 }
                 Err(e) => {
-                    return Err(CliError::user(
-                        "bind_failed",
+                    return Err(CliError::new(
+                        Code::BindFailed,
                         format!("cannot listen on {a}: {e}"),
                     ));
                 }

@@ -7,6 +7,7 @@ mod address;
 mod balance;
 mod broadcast;
 mod chain;
+mod code;
 mod completions;
 mod create;
 mod demo;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use error::CliError;
+pub use error::{CliError, Code};
 pub use output::Output;
 
 /// ferry: pay with Bitcoin by yourself, or by asking a friend's relay.
@@ -146,8 +147,8 @@ impl Ctx {
     /// The data directory.
     pub fn data_dir(&self) -> Result<&std::path::Path, CliError> {
         self.data_dir.as_deref().ok_or_else(|| {
-            CliError::user(
-                "no_data_dir",
+            CliError::new(
+                Code::NoDataDir,
                 "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
             )
         })
@@ -188,8 +189,8 @@ pub fn warn_loose_permissions(path: &std::path::Path) {
 pub fn check_proxy(proxy: Option<&str>) -> Result<Option<String>, CliError> {
     let Some(p) = proxy else { return Ok(None) };
     let bad = || {
-        CliError::user(
-            "bad_proxy",
+        CliError::new(
+            Code::BadProxy,
             // The value is not echoed: it may carry a proxy password (user:pass@host).
             "--proxy is not a SOCKS5 proxy URL: use socks5h://HOST:PORT (names resolved by the proxy, as Tor needs) or socks5://HOST:PORT",
         )
@@ -288,7 +289,7 @@ pub async fn bind(
 ) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), CliError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| CliError::user("bind_failed", format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| CliError::new(Code::BindFailed, format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(CliError::internal)?;
     Ok((listener, local))
 }

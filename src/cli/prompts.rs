@@ -9,6 +9,7 @@ use dialoguer::{Confirm, Input, Password, Select};
 use zeroize::Zeroizing;
 
 use super::CliError;
+use super::code::Code;
 use ferry::keys::WordCount;
 use ferry::network::Network;
 use ferry::script::AddressType;
@@ -30,10 +31,10 @@ pub fn is_interactive() -> bool {
 pub fn prompt_error(e: dialoguer::Error) -> CliError {
     let dialoguer::Error::IO(io) = e;
     if io.kind() == std::io::ErrorKind::Interrupted {
-        CliError::user("cancelled", "cancelled; nothing was written")
+        CliError::new(Code::Cancelled, "cancelled; nothing was written")
     } else {
-        CliError::user(
-            "prompt_failed",
+        CliError::new(
+            Code::PromptFailed,
             format!("cannot read from the terminal ({io}); nothing was written"),
         )
     }
@@ -64,8 +65,8 @@ pub fn existing_password(interactive: bool) -> Result<Zeroizing<String>, CliErro
 }
 
 fn missing_password() -> CliError {
-    CliError::user(
-        "password_required",
+    CliError::new(
+        Code::PasswordRequired,
         format!("no terminal to ask for a password: set {PASSWORD_ENV} or run in a terminal"),
     )
 }
@@ -73,8 +74,8 @@ fn missing_password() -> CliError {
 /// Checks, before anything else happens, that a new password will be available.
 pub fn require_password_source(interactive: bool) -> Result<(), CliError> {
     match env_secret(PASSWORD_ENV) {
-        Some(pw) if pw.is_empty() => Err(CliError::user(
-            "password_required",
+        Some(pw) if pw.is_empty() => Err(CliError::new(
+            Code::PasswordRequired,
             format!("{PASSWORD_ENV} is empty: a wallet needs a password"),
         )),
         Some(_) => Ok(()),
@@ -151,8 +152,8 @@ pub fn bip39_passphrase(
     }
     if !interactive {
         if flag {
-            return Err(CliError::user(
-                "passphrase_required",
+            return Err(CliError::new(
+                Code::PassphraseRequired,
                 format!(
                     "--bip39-passphrase without a terminal: set {PASSPHRASE_ENV} or run in a terminal"
                 ),

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use super::code::Code;
 use super::input::file_or_stdin;
 use super::{CliError, Output};
 use ferry::psbt::{DecodedPsbt, Psbt};
@@ -24,8 +25,8 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
     } else {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| {
-                CliError::user(
-                    "malformed_psbt",
+                CliError::new(
+                    Code::MalformedPsbt,
                     "not a PSBT: neither binary nor base64/hex text",
                 )
             })?
@@ -36,7 +37,7 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
             Psbt::from_base64(text)
         }
     };
-    result.map_err(|e| CliError::user("malformed_psbt", format!("not a valid PSBT: {e}")))
+    result.map_err(|e| CliError::new(Code::MalformedPsbt, format!("not a valid PSBT: {e}")))
 }
 
 pub(super) fn run_psbt(cmd: PsbtCommand, out: &Output) -> Result<(), CliError> {

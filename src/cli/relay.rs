@@ -11,6 +11,7 @@ use ferry::relay::friends::{FRIENDS_FILE, Friends};
 use ferry::relay::queue::Queue;
 use ferry::relay::{AppState, AuthMode, RelayConfig};
 
+use super::code::Code;
 use super::{CliError, Output};
 
 /// `ferry relay …`.
@@ -104,15 +105,15 @@ pub enum FriendsCommand {
 
 fn need_dir(data_dir: Option<&Path>) -> Result<&Path, CliError> {
     data_dir.ok_or_else(|| {
-        CliError::user(
-            "no_data_dir",
+        CliError::new(
+            Code::NoDataDir,
             "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
         )
     })
 }
 
 fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
-    CliError::user("friends", e)
+    CliError::new(Code::BadFriends, e)
 }
 
 /// Runs `ferry friends …`.
@@ -173,17 +174,17 @@ pub fn run_friends(
 /// nonsense is a failure of the other side (exit 2), like a backend's.
 fn relay_err(e: RelayClientError) -> CliError {
     match e {
-        RelayClientError::Unreachable { .. } => CliError::backend(
-            "relay_unreachable",
+        RelayClientError::Unreachable { .. } => CliError::new(
+            Code::RelayUnreachable,
             format!("{e}: check the URL and that the relay is running"),
         ),
         RelayClientError::Refused { ref code, .. } if code == "not_found" => {
-            CliError::backend("relay_not_found", e)
+            CliError::new(Code::RelayNotFound, e)
         }
-        RelayClientError::Refused { .. } => CliError::backend("relay_refused", e),
-        RelayClientError::Protocol { .. } => CliError::backend("relay_protocol", e),
-        RelayClientError::BadReceipt { .. } => CliError::backend("bad_receipt", e),
-        RelayClientError::Client(_) => CliError::user("relay_client", e),
+        RelayClientError::Refused { .. } => CliError::new(Code::RelayRefused, e),
+        RelayClientError::Protocol { .. } => CliError::new(Code::RelayProtocol, e),
+        RelayClientError::BadReceipt { .. } => CliError::new(Code::BadReceipt, e),
+        RelayClientError::Client(_) => CliError::new(Code::RelayClient, e),
         other => CliError::internal(other),
     }
 }
@@ -205,8 +206,8 @@ pub async fn run_relay(
         RelayCommand::Status { txid, via } => {
             // A malformed txid is the user's mistake (exit 1), not the relay's refusal.
             txid.parse::<ferry::tx::Txid>().map_err(|_| {
-                CliError::user(
-                    "bad_txid",
+                CliError::new(
+                    Code::BadTxid,
                     format!("{txid:?} is not a txid (64 hex digits)"),
                 )
             })?;
@@ -249,8 +250,8 @@ fn public_urls(
     if !given.is_empty() {
         for u in given {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(CliError::user(
-                    "bad_public_url",
+                return Err(CliError::new(
+                    Code::BadPublicUrl,
                     format!("--public-url {u:?} is not an http:// or https:// URL"),
                 ));
             }
@@ -265,8 +266,8 @@ fn public_urls(
         if auth == AuthMode::Open {
             return Ok(Vec::new());
         }
-        return Err(CliError::user(
-            "public_url_required",
+        return Err(CliError::new(
+            Code::PublicUrlRequired,
             format!(
                 "listening on every interface ({addr}): pass --public-url with each URL your friends \
                  use for this relay (e.g. --public-url http://my-host:{}), so their signed requests \
@@ -291,8 +292,8 @@ async fn serve(
 ) -> Result<(), CliError> {
     let backend_url = backend
         .or_else(|| args.network.default_backend().map(str::to_owned))
-        .ok_or_else(|| CliError::user("no_backend", "pass --backend URL"))?;
-    let chain = ferry::chain::open(&backend_url).map_err(|e| CliError::user("backend", e))?;
+        .ok_or_else(|| CliError::new(Code::NoBackend, "pass --backend URL"))?;
+    let chain = ferry::chain::open(&backend_url).map_err(|e| CliError::new(Code::BadBackend, e))?;
     let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
     let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
     let auth = if args.open {
@@ -337,20 +338,20 @@ async fn serve(
                 .map(std::sync::Arc::new)
         }
         "backend" => {
-            return Err(CliError::user(
-                "bad_broadcast",
+            return Err(CliError::new(
+                Code::BadBroadcast,
                 "--peer and --observer need --broadcast p2p",
             ));
         }
         other => {
-            return Err(CliError::user(
-                "bad_broadcast",
+            return Err(CliError::new(
+                Code::BadBroadcast,
                 format!("--broadcast {other:?}: use backend or p2p"),
             ));
         }
     };
     let queue_path = dir.join("relay").join("queue.sqlite");
-    let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
+    let queue = Queue::open(&queue_path).map_err(|e| CliError::new(Code::RelayQueue, e))?;
     let key = identity.public_hex();
     let urls = config.public_urls.clone();
     let state = AppState::new(config, chain, queue, identity, friends.keys());

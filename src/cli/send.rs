@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
 use super::chain::{SyncArgs, sync_wallet};
+use super::code::Code;
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
@@ -93,7 +94,7 @@ fn os_rng() -> WalletRng {
 }
 
 fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
-    FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::user("bad_fee_rate", e))
+    FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::new(Code::BadFeeRate, e))
 }
 
 /// The lowest fee rate a payment may pay: the backend's node's floor where it says
@@ -122,8 +123,8 @@ async fn choose_fee_rate(
             }
             Ok(rate)
         }
-        None => Err(CliError::backend(
-            "no_fee_estimates",
+        None => Err(CliError::new(
+            Code::NoFeeEstimates,
             format!(
                 "{} gave no fee estimates: pass --fee-rate SAT/VB",
                 backend.describe()
@@ -135,29 +136,29 @@ async fn choose_fee_rate(
 fn build_error(e: builder::BuildError) -> CliError {
     use builder::BuildError as B;
     let code = match &e {
-        B::Dust { .. } => "dust_amount",
-        B::FeeRateBelowMinimum { .. } => "fee_rate_too_low",
-        B::HighFee { .. } => "high_fee",
-        B::UnknownCoin(_) => "unknown_coin",
-        B::Selection(_) => "insufficient_funds",
-        _ => "cannot_build",
+        B::Dust { .. } => Code::DustAmount,
+        B::FeeRateBelowMinimum { .. } => Code::FeeRateTooLow,
+        B::HighFee { .. } => Code::HighFee,
+        B::UnknownCoin(_) => Code::UnknownCoin,
+        B::Selection(_) => Code::InsufficientFunds,
+        _ => Code::CannotBuild,
     };
-    CliError::user(code, e)
+    CliError::new(code, e)
 }
 
 fn bump_error(e: BumpError) -> CliError {
     let code = match &e {
-        BumpError::UnknownTx(_) => "unknown_tx",
-        BumpError::AlreadyConfirmed { .. } => "already_confirmed",
-        BumpError::NotReplaceable(_) => "not_replaceable",
-        BumpError::NotOurs { .. } => "not_ours",
-        BumpError::NoChange(_) => "no_change",
-        BumpError::FeeRateTooLow { .. } => "fee_rate_too_low",
-        BumpError::ChangeTooSmall { .. } => "insufficient_funds",
-        BumpError::HighFee { .. } => "high_fee",
+        BumpError::UnknownTx(_) => Code::UnknownTx,
+        BumpError::AlreadyConfirmed { .. } => Code::AlreadyConfirmed,
+        BumpError::NotReplaceable(_) => Code::NotReplaceable,
+        BumpError::NotOurs { .. } => Code::NotOurs,
+        BumpError::NoChange(_) => Code::NoChange,
+        BumpError::FeeRateTooLow { .. } => Code::FeeRateTooLow,
+        BumpError::ChangeTooSmall { .. } => Code::InsufficientFunds,
+        BumpError::HighFee { .. } => Code::HighFee,
         BumpError::Unsignable | _ => return CliError::internal(e),
     };
-    CliError::user(code, e)
+    CliError::new(code, e)
 }
 
 fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> String {
@@ -188,8 +189,8 @@ fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliEr
         return Ok(());
     }
     if !ctx.interactive {
-        return Err(CliError::user(
-            "confirmation_required",
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
             "no terminal to confirm on: check the details and pass --yes",
         ));
     }
@@ -202,8 +203,8 @@ fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliEr
     if ok {
         Ok(())
     } else {
-        Err(CliError::user(
-            "cancelled",
+        Err(CliError::new(
+            Code::Cancelled,
             "cancelled: nothing was signed or sent",
         ))
     }
@@ -226,21 +227,21 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let network = wallet.network();
     // Everything the user typed is checked before the network is touched.
     let address =
-        Address::parse(&args.address, network).map_err(|e| CliError::user("bad_address", e))?;
+        Address::parse(&args.address, network).map_err(|e| CliError::new(Code::BadAddress, e))?;
     let amount = match (&args.amount, args.max) {
         (Some(a), false) => a
             .parse::<Amount>()
-            .map_err(|e| CliError::user("bad_amount", e))?,
+            .map_err(|e| CliError::new(Code::BadAmount, e))?,
         (None, true) => Amount::ZERO,
         (Some(_), true) => {
-            return Err(CliError::user(
-                "bad_amount",
+            return Err(CliError::new(
+                Code::BadAmount,
                 "--max sends everything: give no amount with it",
             ));
         }
         (None, false) => {
-            return Err(CliError::user(
-                "bad_amount",
+            return Err(CliError::new(
+                Code::BadAmount,
                 "give an amount with its unit (e.g. 150000sat or 0.0015btc), or --max",
             ));
         }
@@ -251,19 +252,19 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         .iter()
         .map(|s| {
             s.parse::<OutPoint>()
-                .map_err(|e| CliError::user("bad_utxo", format!("{s:?} is not TXID:VOUT: {e}")))
+                .map_err(|e| CliError::new(Code::BadUtxo, format!("{s:?} is not TXID:VOUT: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if !args.yes && !ctx.interactive && !args.no_broadcast && !args.psbt {
-        return Err(CliError::user(
-            "confirmation_required",
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
             "no terminal to confirm the payment on: check the details and pass --yes",
         ));
     }
 
     if args.p2p.p2p_network.is_some_and(|n| n != network) {
-        return Err(CliError::user(
-            "wrong_network",
+        return Err(CliError::new(
+            Code::WrongNetwork,
             format!("--p2p-network differs from the wallet's network, {network}"),
         ));
     }
@@ -387,15 +388,15 @@ pub struct BroadcastArgs {
 pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
     let hex = super::input::arg_or_stdin(&args.hex, "the transaction")?;
     let tx = Transaction::from_hex(&hex)
-        .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}")))?;
+        .map_err(|e| CliError::new(Code::MalformedTx, format!("not a transaction: {e}")))?;
     ferry::tx::check_transaction(&tx)
-        .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
+        .map_err(|e| CliError::new(Code::InvalidTx, format!("the transaction is invalid: {e}")))?;
     let p2p = match args.p2p.p2p_network {
         Some(n) => super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, n).await?,
         None if args.p2p.p2p => {
             let network = ctx.open_wallet().map_err(|_| {
-                CliError::user(
-                    "no_network",
+                CliError::new(
+                    Code::NoNetwork,
                     "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
                 )
             })?;
@@ -459,11 +460,11 @@ pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
     let txid: ferry::tx::Txid = args
         .txid
         .parse()
-        .map_err(|_| CliError::user("bad_txid", format!("{:?} is not a txid", args.txid)))?;
+        .map_err(|_| CliError::new(Code::BadTxid, format!("{:?} is not a txid", args.txid)))?;
     let fee_rate = parse_fee_rate(&args.fee_rate)?;
     if !args.yes && !ctx.interactive {
-        return Err(CliError::user(
-            "confirmation_required",
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
             "no terminal to confirm the replacement on: check the details and pass --yes",
         ));
     }

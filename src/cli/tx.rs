@@ -4,6 +4,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::code::Code;
 use super::input::arg_or_stdin;
 use super::{CliError, Output};
 use ferry::network::Network;
@@ -119,8 +120,8 @@ impl DecodedTx {
 /// Parses transaction hex with an error that says what to do.
 pub fn parse_tx_hex(hex: &str) -> Result<Transaction, CliError> {
     Transaction::from_hex(hex).map_err(|e| {
-        CliError::user(
-            "malformed_tx",
+        CliError::new(
+            Code::MalformedTx,
             format!("not a valid raw transaction: {e} (expected the hex of a signed or unsigned transaction)"),
         )
     })
