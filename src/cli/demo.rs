@@ -17,7 +17,7 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 use ferry::chain::EsploraBackend;
 use ferry::devnet::{Devnet, DevnetState};
 use ferry::identity::{IDENTITY_FILE, load_or_create};
@@ -175,7 +175,8 @@ fn sat(v: &Value) -> u64 {
 /// # Errors
 /// A step that could not run at all (the narration says which); a step that ran but did
 /// not do what it should makes the whole demo fail with exit 4.
-pub async fn run(args: DemoArgs, out: &Output) -> Result<(), CliError> {
+pub(super) async fn run(ctx: &Ctx, args: DemoArgs) -> Result<(), CliError> {
+    let out = &ctx.out;
     let tmp = tempfile::Builder::new()
         .prefix("ferry-demo-")
         .tempdir()

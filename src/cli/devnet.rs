@@ -1,14 +1,13 @@
 //! `ferry devnet`: run the embedded regtest chain with its Esplora API.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use ferry::devnet::{Devnet, DevnetState};
 
 use super::code::Code;
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 
 /// Arguments of `ferry devnet`.
 #[derive(Debug, Args)]
@@ -35,19 +34,9 @@ const DEFAULT_P2P: &str = "127.0.0.1:18444";
 ///
 /// # Errors
 /// The data dir cannot be opened, or the address cannot be bound.
-pub async fn run(
-    args: DevnetArgs,
-    data_dir: Option<PathBuf>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let dir = data_dir
-        .ok_or_else(|| {
-            CliError::new(
-                Code::NoDataDir,
-                "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
-            )
-        })?
-        .join("devnet");
+pub(super) async fn run(ctx: &Ctx, args: DevnetArgs) -> Result<(), CliError> {
+    let out = &ctx.out;
+    let dir = ctx.data_dir()?.join("devnet");
     let open_dir = dir.clone();
     let devnet = tokio::task::spawn_blocking(move || Devnet::open(&open_dir))
         .await

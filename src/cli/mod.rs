@@ -6,6 +6,7 @@
 mod address;
 mod balance;
 mod broadcast;
+mod bump;
 mod chain;
 mod code;
 mod completions;
@@ -14,6 +15,8 @@ mod demo;
 mod devnet;
 mod error;
 mod export;
+mod fan_out;
+mod friends;
 mod identity;
 mod input;
 mod keystore;
@@ -112,15 +115,15 @@ pub enum Command {
     /// Pay an address: build, confirm, sign, broadcast.
     Send(send::SendArgs),
     /// Push an already-signed transaction.
-    Broadcast(send::BroadcastArgs),
+    Broadcast(broadcast::BroadcastArgs),
     /// Replace an unconfirmed payment with one paying a higher fee rate (BIP-0125).
-    Bump(send::BumpArgs),
+    Bump(bump::BumpArgs),
     /// Run a relay for friends, or ask one about a transaction.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
     /// Your friends' relays and keys.
     #[command(subcommand)]
-    Friends(relay::FriendsCommand),
+    Friends(friends::FriendsCommand),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -249,25 +252,19 @@ pub fn run(
         Command::Identity(args) => identity::run(&ctx, args),
         Command::Wallets => wallets::run(&ctx),
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
-        Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
-        Command::Completions(args) => completions::run(&args),
-        Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
-        Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
-        Command::Devnet(args) => block_on(Box::pin(devnet::run(args, data_dir, &out))),
-        Command::Demo(args) => block_on(Box::pin(demo::run(args, &out))),
+        Command::Tx(cmd) => tx::run(&ctx, cmd),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::Psbt(cmd) => psbt::run(&ctx, cmd),
+        Command::Friends(cmd) => friends::run(&ctx, cmd),
+        Command::Devnet(args) => block_on(Box::pin(devnet::run(&ctx, args))),
+        Command::Demo(args) => block_on(Box::pin(demo::run(&ctx, args))),
         Command::Balance(args) => block_on(Box::pin(balance::balance(&ctx, args))),
         Command::Utxos(args) => block_on(Box::pin(balance::utxos(&ctx, args))),
         Command::History(args) => block_on(Box::pin(balance::history(&ctx, args))),
         Command::Send(args) => block_on(Box::pin(send::send(&ctx, args))),
-        Command::Broadcast(args) => block_on(Box::pin(send::broadcast(&ctx, args))),
-        Command::Bump(args) => block_on(Box::pin(send::bump(&ctx, args))),
-        Command::Relay(cmd) => block_on(Box::pin(relay::run_relay(
-            cmd,
-            data_dir,
-            cli.backend,
-            proxy.as_deref(),
-            &out,
-        ))),
+        Command::Broadcast(args) => block_on(Box::pin(broadcast::run(&ctx, args))),
+        Command::Bump(args) => block_on(Box::pin(bump::run(&ctx, args))),
+        Command::Relay(cmd) => block_on(Box::pin(relay::run(&ctx, cmd))),
     }
 }
 

@@ -10,8 +10,8 @@ use ferry::p2p::{BroadcastConfig, P2pReport, Route, seeds};
 use ferry::tx::Transaction;
 
 use super::CliError;
-use super::broadcast::{BroadcastOutcome, finish_broadcast};
 use super::code::Code;
+use super::fan_out::{BroadcastOutcome, finish_broadcast};
 
 /// Broadcasting over the peer-to-peer network.
 #[derive(Debug, Clone, Args)]

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::code::Code;
 use super::input::file_or_stdin;
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 use ferry::psbt::{DecodedPsbt, Psbt};
 
 /// `ferry psbt …`
@@ -40,7 +40,8 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
     result.map_err(|e| CliError::new(Code::MalformedPsbt, format!("not a valid PSBT: {e}")))
 }
 
-pub(super) fn run_psbt(cmd: PsbtCommand, out: &Output) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Ctx, cmd: PsbtCommand) -> Result<(), CliError> {
+    let out = &ctx.out;
     match cmd {
         PsbtCommand::Decode { file } => {
             let psbt = parse_psbt(&file_or_stdin(&file, "PSBT")?)?;

@@ -1,7 +1,7 @@
 //! `ferry relay serve|status` and `ferry friends add|list|remove`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Args, Subcommand};
 use ferry::identity::{IDENTITY_FILE, load_or_create};
@@ -12,7 +12,7 @@ use ferry::relay::queue::Queue;
 use ferry::relay::{AppState, AuthMode, RelayConfig};
 
 use super::code::Code;
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 
 /// `ferry relay …`.
 #[derive(Debug, Subcommand)]
@@ -80,94 +80,8 @@ pub struct ServeArgs {
     pub observers: Vec<String>,
 }
 
-/// `ferry friends …`.
-#[derive(Debug, Subcommand)]
-pub enum FriendsCommand {
-    /// Add a friend: their relay URL and/or identity key.
-    Add {
-        /// A local name.
-        name: String,
-        /// Their relay's URL.
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// Their identity key (hex or npub).
-        #[arg(long, value_name = "HEX|NPUB")]
-        key: Option<String>,
-    },
-    /// List friends.
-    List,
-    /// Remove a friend.
-    Remove {
-        /// The friend's name.
-        name: String,
-    },
-}
-
-fn need_dir(data_dir: Option<&Path>) -> Result<&Path, CliError> {
-    data_dir.ok_or_else(|| {
-        CliError::new(
-            Code::NoDataDir,
-            "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
-        )
-    })
-}
-
-fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
+pub(super) fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
     CliError::new(Code::BadFriends, e)
-}
-
-/// Runs `ferry friends …`.
-///
-/// # Errors
-/// Unreadable list, duplicate or unknown names, invalid keys.
-pub fn run_friends(
-    cmd: FriendsCommand,
-    data_dir: Option<&Path>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let path = need_dir(data_dir)?.join(FRIENDS_FILE);
-    let mut friends = Friends::load(&path).map_err(friends_err)?;
-    match cmd {
-        FriendsCommand::Add { name, url, key } => {
-            let f = friends
-                .add(&name, url.as_deref(), key.as_deref())
-                .map_err(friends_err)?
-                .clone();
-            friends.save(&path).map_err(friends_err)?;
-            out.emit(
-                &serde_json::to_value(&f).map_err(CliError::internal)?,
-                |_| format!("added {}", f.name),
-            )
-        }
-        FriendsCommand::List => {
-            let v = serde_json::to_value(&friends.friends).map_err(CliError::internal)?;
-            out.emit(&v, |_| {
-                if friends.friends.is_empty() {
-                    return "no friends yet: ferry friends add NAME --url URL --key KEY".into();
-                }
-                friends
-                    .friends
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{}\t{}\t{}",
-                            f.name,
-                            f.url.as_deref().unwrap_or("-"),
-                            f.key.as_deref().unwrap_or("-")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-        FriendsCommand::Remove { name } => {
-            let f = friends.remove(&name).map_err(friends_err)?;
-            friends.save(&path).map_err(friends_err)?;
-            out.emit(&serde_json::json!({"removed": f.name}), |_| {
-                format!("removed {}", f.name)
-            })
-        }
-    }
 }
 
 /// Maps a relay client failure: the relay being unreachable, refusing or answering
@@ -192,16 +106,11 @@ fn relay_err(e: RelayClientError) -> CliError {
 /// Runs `ferry relay …` (async).
 ///
 /// # Errors
-/// Bind failures, an unusable backend or data dir, relay errors for `status`. `proxy`
-/// (from `--proxy`) carries the `status` request, and `serve`'s peer-to-peer broadcasts.
-pub async fn run_relay(
-    cmd: RelayCommand,
-    data_dir: Option<PathBuf>,
-    backend: Option<String>,
-    proxy: Option<&str>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let dir = need_dir(data_dir.as_deref())?.to_path_buf();
+/// Bind failures, an unusable backend or data dir, relay errors for `status`. `--proxy`
+/// carries the `status` request, and `serve`'s peer-to-peer broadcasts.
+pub(super) async fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<(), CliError> {
+    let dir = ctx.data_dir()?;
+    let (proxy, out) = (ctx.proxy.as_deref(), &ctx.out);
     match cmd {
         RelayCommand::Status { txid, via } => {
             // A malformed txid is the user's mistake (exit 1), not the relay's refusal.
@@ -234,7 +143,7 @@ pub async fn run_relay(
                 },
             )
         }
-        RelayCommand::Serve(args) => serve(args, &dir, backend, proxy, out).await,
+        RelayCommand::Serve(args) => serve(ctx, args, dir).await,
     }
 }
 
@@ -283,17 +192,11 @@ fn public_urls(
     Ok(urls)
 }
 
-async fn serve(
-    args: ServeArgs,
-    dir: &Path,
-    backend: Option<String>,
-    proxy: Option<&str>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let backend_url = backend
-        .or_else(|| args.network.default_backend().map(str::to_owned))
-        .ok_or_else(|| CliError::new(Code::NoBackend, "pass --backend URL"))?;
-    let chain = ferry::chain::open(&backend_url).map_err(|e| CliError::new(Code::BadBackend, e))?;
+async fn serve(ctx: &Ctx, args: ServeArgs, dir: &Path) -> Result<(), CliError> {
+    let (proxy, out) = (ctx.proxy.as_deref(), &ctx.out);
+    // The same backend as every wallet command: --backend, or the network's default.
+    let chain = ctx.backend(args.network)?;
+    let backend_url = chain.describe();
     let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
     let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
     let auth = if args.open {

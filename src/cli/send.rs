@@ -1,5 +1,5 @@
-//! `ferry send`, `ferry broadcast`, `ferry bump`: build, confirm, sign, check and push
-//! transactions — directly, or through friends' relays ([`super::broadcast`]).
+//! `ferry send`: build, confirm, sign, check and push a payment — directly, over the
+//! peer-to-peer network, or through friends' relays ([`super::fan_out`]).
 
 use std::sync::Arc;
 
@@ -12,15 +12,14 @@ use ferry::units::{Amount, FeeRate};
 use ferry::wallet::Payment;
 use ferry::wallet::Wallet;
 use ferry::wallet::builder::{self, Built, Recipient};
-use ferry::wallet::fee_bump::BumpError;
 use ferry::wallet::fees::{self, FeeChoice};
 use ferry::wallet::rng::WalletRng;
 use ferry::wallet::signing;
 use serde::Serialize;
 
-use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
 use super::chain::{SyncArgs, sync_wallet};
 use super::code::Code;
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs};
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
@@ -93,7 +92,7 @@ fn os_rng() -> WalletRng {
     WalletRng::seeded(u64::from_le_bytes(seed))
 }
 
-fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
+pub(super) fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
     FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::new(Code::BadFeeRate, e))
 }
 
@@ -146,21 +145,6 @@ fn build_error(e: builder::BuildError) -> CliError {
     CliError::new(code, e)
 }
 
-fn bump_error(e: BumpError) -> CliError {
-    let code = match &e {
-        BumpError::UnknownTx(_) => Code::UnknownTx,
-        BumpError::AlreadyConfirmed { .. } => Code::AlreadyConfirmed,
-        BumpError::NotReplaceable(_) => Code::NotReplaceable,
-        BumpError::NotOurs { .. } => Code::NotOurs,
-        BumpError::NoChange(_) => Code::NoChange,
-        BumpError::FeeRateTooLow { .. } => Code::FeeRateTooLow,
-        BumpError::ChangeTooSmall { .. } => Code::InsufficientFunds,
-        BumpError::HighFee { .. } => Code::HighFee,
-        BumpError::Unsignable | _ => return CliError::internal(e),
-    };
-    CliError::new(code, e)
-}
-
 fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> String {
     let vb = built.weight.to_vbytes_ceil();
     let rate = FeeRate::from_fee_and_vbytes(built.fee, vb).unwrap_or(FeeRate::ZERO);
@@ -184,7 +168,7 @@ fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> 
     s
 }
 
-fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliError> {
+pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliError> {
     if yes {
         return Ok(());
     }
@@ -210,7 +194,7 @@ fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliEr
     }
 }
 
-fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
+pub(super) fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
     let password = prompts::existing_password(ctx.interactive)?;
     let secret = wallet.unlock(&password)?;
     let keys = signing::derive_keys(
@@ -371,131 +355,4 @@ fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> 
         &serde_json::json!({"psbt": b64, "fee_sat": built.fee.to_sat()}),
         |_| b64.clone(),
     )
-}
-
-/// Arguments of `ferry broadcast`.
-#[derive(Debug, Args)]
-pub struct BroadcastArgs {
-    /// The signed transaction in hex, or `-` for stdin.
-    pub hex: String,
-    #[command(flatten)]
-    via: ViaArgs,
-    #[command(flatten)]
-    p2p: P2pArgs,
-}
-
-/// `ferry broadcast`.
-pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
-    let hex = super::input::arg_or_stdin(&args.hex, "the transaction")?;
-    let tx = Transaction::from_hex(&hex)
-        .map_err(|e| CliError::new(Code::MalformedTx, format!("not a transaction: {e}")))?;
-    ferry::tx::check_transaction(&tx)
-        .map_err(|e| CliError::new(Code::InvalidTx, format!("the transaction is invalid: {e}")))?;
-    let p2p = match args.p2p.p2p_network {
-        Some(n) => super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, n).await?,
-        None if args.p2p.p2p => {
-            let network = ctx.open_wallet().map_err(|_| {
-                CliError::new(
-                    Code::NoNetwork,
-                    "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
-                )
-            })?;
-            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.network()).await?
-        }
-        None => None,
-    };
-    // Relays need no backend of ours; a direct broadcast does (never with --p2p).
-    let direct = if args.via.uses_direct() && p2p.is_none() {
-        // The wallet's network picks the default backend, only when no URL is given.
-        Some(ctx.backend_with(|| Ok(ctx.open_wallet()?.network()))?)
-    } else {
-        None
-    };
-    let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
-    // The network first, then any relay (see `send`).
-    let report = match &p2p {
-        Some(config) => Some(super::p2p::run(config, &tx).await?),
-        None => None,
-    };
-    let outcomes = broadcaster.broadcast(&tx).await;
-    let txid = tx.txid().to_string();
-    let mut doc = serde_json::json!({"txid": txid, "broadcast": outcomes});
-    if let Some(r) = &report {
-        doc["p2p"] = serde_json::to_value(r).map_err(CliError::internal)?;
-    }
-    let human = |_: &serde_json::Value| match &report {
-        Some(r) => super::p2p::human(r),
-        None => format!("broadcast {txid}"),
-    };
-    if let Err(e) = super::p2p::verdict(&outcomes, report.as_ref(), &doc) {
-        if !ctx.json && report.is_some() {
-            ctx.out.emit(&doc, human)?;
-        }
-        return Err(e);
-    }
-    ctx.out.emit(&doc, human)
-}
-
-/// Arguments of `ferry bump`.
-#[derive(Debug, Args)]
-pub struct BumpArgs {
-    /// The transaction to replace.
-    pub txid: String,
-    /// The new fee rate in sat/vB.
-    #[arg(long, value_name = "SAT/VB")]
-    pub fee_rate: String,
-    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
-    #[arg(long)]
-    pub allow_high_fee: bool,
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub yes: bool,
-    #[command(flatten)]
-    sync: SyncArgs,
-}
-
-/// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
-/// change output.
-pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
-    let txid: ferry::tx::Txid = args
-        .txid
-        .parse()
-        .map_err(|_| CliError::new(Code::BadTxid, format!("{:?} is not a txid", args.txid)))?;
-    let fee_rate = parse_fee_rate(&args.fee_rate)?;
-    if !args.yes && !ctx.interactive {
-        return Err(CliError::new(
-            Code::ConfirmationRequired,
-            "no terminal to confirm the replacement on: check the details and pass --yes",
-        ));
-    }
-    let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
-    let plan = wallet
-        .build_fee_bump(txid, fee_rate, args.allow_high_fee)
-        .map_err(bump_error)?;
-    let text = format!(
-        "Replace {txid}: fee {} -> {} ({}), change {} -> {}",
-        plan.old_fee,
-        plan.built.fee,
-        fee_rate.display_sat_per_vb(),
-        plan.old_change,
-        plan.built.change.map_or(Amount::ZERO, |(_, v)| v),
-    );
-    confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
-    let tx = sign(ctx, &wallet, &plan.built)?;
-    let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
-        .broadcast(&tx)
-        .await;
-    finish_broadcast(&outcomes, false)?;
-    let report = serde_json::json!({
-        "txid": tx.txid().to_string(),
-        "replaces": txid.to_string(),
-        "hex": tx.to_hex(),
-        "fee_sat": plan.built.fee.to_sat(),
-        "vsize": tx.vsize(),
-        "fee_rate": FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize()).unwrap_or(FeeRate::ZERO).to_sat_per_vb_f64(),
-        "broadcast": outcomes,
-    });
-    ctx.out.emit(&report, |r| {
-        format!("replaced {txid} with {}", r["txid"].as_str().unwrap_or(""))
-    })
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::code::Code;
 use super::input::arg_or_stdin;
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 use ferry::network::Network;
 use ferry::script::Address;
 use ferry::tx::Transaction;
@@ -127,7 +127,8 @@ pub fn parse_tx_hex(hex: &str) -> Result<Transaction, CliError> {
     })
 }
 
-pub(super) fn run_tx(cmd: TxCommand, out: &Output) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Ctx, cmd: TxCommand) -> Result<(), CliError> {
+    let out = &ctx.out;
     match cmd {
         TxCommand::Decode { hex, network } => {
             let hex = arg_or_stdin(&hex, "transaction hex")?;

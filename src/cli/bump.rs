@@ -1,0 +1,91 @@
+//! `ferry bump`: a BIP-0125 replacement of an unconfirmed payment at a higher fee rate,
+//! planned by [`ferry::wallet::Wallet::build_fee_bump`].
+
+use clap::Args;
+use ferry::units::{Amount, FeeRate};
+use ferry::wallet::fee_bump::BumpError;
+
+use super::chain::SyncArgs;
+use super::code::Code;
+use super::fan_out::{Broadcaster, ViaArgs, finish_broadcast};
+use super::send::{confirm, parse_fee_rate, sign};
+use super::{CliError, Ctx};
+
+fn bump_error(e: BumpError) -> CliError {
+    let code = match &e {
+        BumpError::UnknownTx(_) => Code::UnknownTx,
+        BumpError::AlreadyConfirmed { .. } => Code::AlreadyConfirmed,
+        BumpError::NotReplaceable(_) => Code::NotReplaceable,
+        BumpError::NotOurs { .. } => Code::NotOurs,
+        BumpError::NoChange(_) => Code::NoChange,
+        BumpError::FeeRateTooLow { .. } => Code::FeeRateTooLow,
+        BumpError::ChangeTooSmall { .. } => Code::InsufficientFunds,
+        BumpError::HighFee { .. } => Code::HighFee,
+        BumpError::Unsignable | _ => return CliError::internal(e),
+    };
+    CliError::new(code, e)
+}
+
+/// Arguments of `ferry bump`.
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// The transaction to replace.
+    pub txid: String,
+    /// The new fee rate in sat/vB.
+    #[arg(long, value_name = "SAT/VB")]
+    pub fee_rate: String,
+    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
+    #[arg(long)]
+    pub allow_high_fee: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+/// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
+/// change output.
+pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
+    let txid: ferry::tx::Txid = args
+        .txid
+        .parse()
+        .map_err(|_| CliError::new(Code::BadTxid, format!("{:?} is not a txid", args.txid)))?;
+    let fee_rate = parse_fee_rate(&args.fee_rate)?;
+    if !args.yes && !ctx.interactive {
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
+            "no terminal to confirm the replacement on: check the details and pass --yes",
+        ));
+    }
+    let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
+    let plan = wallet
+        .build_fee_bump(txid, fee_rate, args.allow_high_fee)
+        .map_err(bump_error)?;
+    let text = format!(
+        "Replace {txid}: fee {} -> {} ({}), change {} -> {}",
+        plan.old_fee,
+        plan.built.fee,
+        fee_rate.display_sat_per_vb(),
+        plan.old_change,
+        plan.built.change.map_or(Amount::ZERO, |(_, v)| v),
+    );
+    confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
+    let tx = sign(ctx, &wallet, &plan.built)?;
+    let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
+        .broadcast(&tx)
+        .await;
+    finish_broadcast(&outcomes, false)?;
+    let report = serde_json::json!({
+        "txid": tx.txid().to_string(),
+        "replaces": txid.to_string(),
+        "hex": tx.to_hex(),
+        "fee_sat": plan.built.fee.to_sat(),
+        "vsize": tx.vsize(),
+        "fee_rate": FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize()).unwrap_or(FeeRate::ZERO).to_sat_per_vb_f64(),
+        "broadcast": outcomes,
+    });
+    ctx.out.emit(&report, |r| {
+        format!("replaced {txid} with {}", r["txid"].as_str().unwrap_or(""))
+    })
+}
