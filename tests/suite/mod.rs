@@ -1,0 +1,40 @@
+//! One module per area: chain backends, the command line, Bitcoin Core, the devnet, the
+//! peer-to-peer network, relays, and the BIPs' and Core's vectors.
+
+mod chain_core;
+mod chain_esplora;
+mod chain_faults;
+mod cli_demo;
+mod cli_devnet;
+mod cli_interactive;
+mod cli_psbt;
+mod cli_send;
+mod cli_tx;
+mod cli_via;
+mod cli_wallet;
+mod cli_wallet_errors;
+mod core_bitcoind;
+mod core_differential;
+mod devnet;
+mod devnet_kernel;
+mod devnet_rpc;
+mod devnet_rules;
+mod layering;
+mod oracle;
+mod p2p_cli;
+mod p2p_core;
+mod p2p_devnet;
+mod p2p_garbage;
+mod p2p_relay;
+mod relay_checks;
+mod relay_e2e;
+mod relay_hardening;
+mod relay_kill;
+mod relay_nip98;
+mod relay_proxy;
+mod vectors_address;
+mod vectors_bip340;
+mod vectors_keys;
+mod vectors_psbt;
+mod vectors_sighash;
+mod vectors_tx;
