@@ -4,8 +4,6 @@
 //! `testmempoolaccept` preflight, a fee bump; and the client's handling of what a node
 //! says: warm-up retried, 401 and garbage named, credentials never shown.
 
-
-
 use crate::common::bitcoin_core::Rpc;
 use crate::common::bitcoin_core::story::pay_with_core;
 use crate::common::devnet::Node;

@@ -1,7 +1,5 @@
 //! The Esplora backend against the devnet over real HTTP on 127.0.0.1.
 
-
-
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::chain::{ChainBackend, ChainError, EsploraBackend, TxStatus};
 use ferry::units::{Amount, FeeRate};

@@ -3,15 +3,13 @@
 //! protocol errors, never taken as results; through the binary, a garbage-answering backend
 //! is a backend failure (exit 2) that names the backend.
 
-
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::cli::Ferry;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use crate::common::cli::Ferry;
 use ferry::chain::{ChainBackend, ChainError, EsploraBackend};
 use ferry::keys::Mnemonic;
 use ferry::network::Network;

@@ -3,8 +3,6 @@
 //! straight into the peer-to-peer network, the balances
 //! to the sat, a forged transaction refused.
 
-
-
 use crate::common::cli::Ferry;
 
 #[test]

@@ -2,8 +2,6 @@
 //! a person would: choices, the mnemonic read off the screen, a wrong typed-back word then
 //! the right one, passwords typed twice.
 
-
-
 use std::process::Command;
 use std::time::Duration;
 

@@ -1,7 +1,5 @@
 //! `ferry psbt decode` through the real binary, on BIP-0174's vectors.
 
-
-
 use crate::common::cli::Ferry;
 use serde_json::Value;
 

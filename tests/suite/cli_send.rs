@@ -4,8 +4,6 @@
 //! the original in the mempool; a 50-coin wallet pays without change when Branch and Bound
 //! finds a match; bad input is refused with its message and exit code, nothing broadcast.
 
-
-
 use crate::common::cli::{Ferry, Run};
 use crate::common::devnet::Node;
 use ferry::keys::Mnemonic;

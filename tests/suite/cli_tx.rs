@@ -1,7 +1,5 @@
 //! `ferry tx decode` through the real binary.
 
-
-
 use crate::common::cli::Ferry;
 
 // BIP-0143's native P2WPKH example, signed.

@@ -3,8 +3,6 @@
 //! the receipt comes back signed by Bob's pinned key; Bob's status says confirmed once
 //! mined. A relay that is down fails the send (exit 2) unless --fallback-direct is given.
 
-
-
 use std::time::Duration;
 
 use crate::common::friends::Friends;

@@ -3,8 +3,6 @@
 //! network, exported descriptors verify, several wallets live side by side, and the
 //! identity key is created once.
 
-
-
 use crate::common::cli::Ferry;
 use ferry::descriptor::{Descriptor, checksum};
 use ferry::keys::Mnemonic;

@@ -2,8 +2,6 @@
 //! nothing written to disk. Plus: secret files are 0600, loose modes are warned about, and a
 //! whole session never shows the mnemonic or the password except in `create`'s one output.
 
-
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 

@@ -3,8 +3,6 @@
 //! kinds of auth, a friend's relay whose backend is Core, and Core's own verdicts.
 //! Without BITCOIND_EXE these tests say they are skipped (in CI they always run).
 
-
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -15,8 +15,6 @@
 //! default otherwise), printed first so that a failure replays. The agreement table goes
 //! to stdout: `BITCOIND_EXE=… cargo test --test core_differential -- --nocapture`.
 
-
-
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, bitcoind_exe};
 use crate::common::devnet::Node;
 use crate::common::diff::{Rpc, Verdict, Wallet, plan, prepare, run_side, table};

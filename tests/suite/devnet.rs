@@ -4,7 +4,6 @@
 //! The RPC subset is in tests/devnet_rpc.rs.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::devnet::{Key, KeyType, Node, keys_of};
 use ferry::devnet::block::{REGTEST_GENESIS_HASH, regtest_genesis};
 use ferry::script::ScriptBuf;

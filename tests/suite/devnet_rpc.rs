@@ -2,7 +2,6 @@
 //! ephemeral 127.0.0.1 port: results and Core's error codes.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::tx::OutPoint;
 use serde_json::json;

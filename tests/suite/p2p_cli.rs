@@ -5,13 +5,11 @@
 //! with its own credentials; with the proxy down nothing reaches the node directly.
 //! The Core parts are skipped without BITCOIND_EXE (never in CI).
 
-
-
 use std::sync::{Arc, Mutex};
 
-use crate::common::cli::Ferry;
 use crate::common::bitcoin_core::bitcoind_exe;
 use crate::common::bitcoin_core::story::Wallets;
+use crate::common::cli::Ferry;
 use crate::common::p2p::Pair;
 use ferry::script::AddressType;
 use serde_json::Value;

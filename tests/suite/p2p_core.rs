@@ -5,8 +5,6 @@
 //! double spend and a fee below the floor end as handed over but not seen, and A neither
 //! disconnected nor banned ferry for them. Skipped without BITCOIND_EXE (never in CI).
 
-
-
 use std::time::Duration;
 
 use crate::common::bitcoin_core::bitcoind_exe;

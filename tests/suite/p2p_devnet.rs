@@ -2,8 +2,6 @@
 //! --p2p-listen` takes a payment from `ferry send --p2p` (`inv` → `getdata` → `tx`) into its
 //! mempool and announces it to a second connection, the observer — over BIP-0324 v2 and v1.
 
-
-
 use crate::common::bitcoin_core::story::Wallets;
 use crate::common::p2p::start_devnet;
 use ferry::script::AddressType;

@@ -4,7 +4,6 @@
 //! answers. Each connection must end with a named reason, no panic, no hang past the
 //! timeout, and a half v2 handshake must not be retried as v1.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -4,8 +4,6 @@
 //! through the devnet's P2P port, the devnet's log names the P2P hand-over, and the
 //! relay records it as broadcast.
 
-
-
 use std::sync::Arc;
 
 use crate::common::devnet::{Key, KeyType};

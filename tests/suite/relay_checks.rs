@@ -3,7 +3,6 @@
 //! from its queued record even when the checks cannot run (the queue is only read when
 //! they fail).
 
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 

@@ -2,7 +2,6 @@
 //! transaction through Bob's friends-only relay to a block, refusals with their codes,
 //! NIP-98 failures, idempotent duplicates, backend outage, and an abrupt kill + restart.
 
-
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 

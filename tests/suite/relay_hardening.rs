@@ -1,7 +1,6 @@
 //! Issue 14: the eight weaknesses found by attacking a running relay, each with the attack
 //! that found it, through a real relay on 127.0.0.1 in front of a devnet.
 
-
 use std::time::{Duration, Instant};
 
 use crate::common::devnet::{Key, KeyType, Node};

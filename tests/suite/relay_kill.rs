@@ -5,7 +5,6 @@
 //! - the devnet really stopped while the relay accepts 500 transactions, then started again
 //!   on the same data dir and port: all 500 delivered.
 
-
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -4,8 +4,6 @@
 //! every CONNECT target, proving the name went to the proxy unresolved. Without --proxy the
 //! same send fails (exit 2) and spends nothing; a proxy that is not SOCKS5 is exit 1.
 
-
-
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 

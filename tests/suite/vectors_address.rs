@@ -1,6 +1,5 @@
 //! Address and WIF vectors: Bitcoin Core's key_io and base58 files, BIP-0173/350 bech32.
 
-
 use ferry::keys::PrivateKey;
 use ferry::network::Network;
 use ferry::script::base58;
@@ -106,7 +105,9 @@ fn core_key_io_invalid() {
 
 #[test]
 fn core_base58_encode_decode() {
-    let v = json(include_str!("../../fixtures/core_base58_encode_decode.json"));
+    let v = json(include_str!(
+        "../../fixtures/core_base58_encode_decode.json"
+    ));
     let mut n = 0;
     for case in v.as_array().unwrap() {
         let bytes = hex::decode(case[0].as_str().unwrap()).unwrap();

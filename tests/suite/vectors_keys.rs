@@ -1,6 +1,5 @@
 //! Key vectors: BIP-0032 (1–5), BIP-0039 (python-mnemonic English), BIP-0049/84/86.
 
-
 use ferry::keys::{
     self, Bip32Error, ChildNumber, DerivationPath, KeyChain, Mnemonic, PrivateKey, Xpriv, Xpub,
     path,

@@ -52,7 +52,8 @@ fn core_legacy_sighash() {
 
 #[test]
 fn bip143_examples() {
-    let v: Value = serde_json::from_str(include_str!("../../fixtures/bip143_vectors.json")).unwrap();
+    let v: Value =
+        serde_json::from_str(include_str!("../../fixtures/bip143_vectors.json")).unwrap();
     let mut n = 0;
     for vector in v["vectors"].as_array().unwrap() {
         let s = |k: &str| vector[k].as_str().unwrap();
@@ -143,8 +144,10 @@ fn tree_root(tree: &Value, leaves: &mut Vec<Leaf>) -> [u8; 32] {
 
 #[test]
 fn bip341_script_pubkeys() {
-    let v: Value =
-        serde_json::from_str(include_str!("../../fixtures/core_bip341_wallet_vectors.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!(
+        "../../fixtures/core_bip341_wallet_vectors.json"
+    ))
+    .unwrap();
     let mut n = 0;
     for case in v["scriptPubKey"].as_array().unwrap() {
         let internal = h32(case["given"]["internalPubkey"].as_str().unwrap());
@@ -198,8 +201,10 @@ fn bip341_script_pubkeys() {
 
 #[test]
 fn bip341_key_path_spending() {
-    let v: Value =
-        serde_json::from_str(include_str!("../../fixtures/core_bip341_wallet_vectors.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!(
+        "../../fixtures/core_bip341_wallet_vectors.json"
+    ))
+    .unwrap();
     let mut n = 0;
     for case in v["keyPathSpending"].as_array().unwrap() {
         let tx = Transaction::from_hex(case["given"]["rawUnsignedTx"].as_str().unwrap()).unwrap();

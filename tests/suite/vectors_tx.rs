@@ -3,7 +3,6 @@
 //! their inputs passes Bitcoin Core's interpreter as ferry decodes and feeds it (with all
 //! spent outputs), and the ones Core marks BADTX fail the context-free checks.
 
-
 use ferry::consensus::{VerifyFlags, verify_input};
 use ferry::script::asm::parse_core_asm;
 use ferry::tx::{Transaction, TxOut, check_transaction};
