@@ -2,10 +2,12 @@
 //! network, or through friends' relays ([`super::fan_out`]).
 
 use clap::Args;
+use ferry::p2p::P2pReport;
 use ferry::tx::Transaction;
+use serde::Serialize;
 
 use super::code::Code;
-use super::fan_out::{Broadcaster, ViaArgs};
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs};
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx};
 
@@ -54,20 +56,29 @@ pub(super) async fn run(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> 
         None => None,
     };
     let outcomes = broadcaster.broadcast(&tx).await;
-    let txid = tx.txid().to_string();
-    let mut doc = serde_json::json!({"txid": txid, "broadcast": outcomes});
-    if let Some(r) = &report {
-        doc["p2p"] = serde_json::to_value(r).map_err(CliError::internal)?;
-    }
-    let human = |_: &serde_json::Value| match &report {
-        Some(r) => super::p2p::human(r),
-        None => format!("broadcast {txid}"),
+    let report = BroadcastReport {
+        txid: tx.txid().to_string(),
+        broadcast: outcomes,
+        p2p: report,
     };
-    if let Err(e) = super::p2p::verdict(&outcomes, report.as_ref(), &doc) {
-        if !ctx.json && report.is_some() {
-            ctx.out.emit(&doc, human)?;
+    let human = |r: &BroadcastReport| match &r.p2p {
+        Some(p) => super::p2p::human(p),
+        None => format!("broadcast {}", r.txid),
+    };
+    if let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &report) {
+        if !ctx.json && report.p2p.is_some() {
+            ctx.out.emit(&report, human)?;
         }
         return Err(e);
     }
-    ctx.out.emit(&doc, human)
+    ctx.out.emit(&report, human)
+}
+
+/// What `ferry broadcast --json` prints (DESIGN.md §3).
+#[derive(Debug, Serialize)]
+struct BroadcastReport {
+    txid: String,
+    broadcast: Vec<BroadcastOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p2p: Option<P2pReport>,
 }

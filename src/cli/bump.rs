@@ -4,10 +4,11 @@
 use clap::Args;
 use ferry::units::{Amount, FeeRate};
 use ferry::wallet::fee_bump::BumpError;
+use serde::Serialize;
 
 use super::chain::SyncArgs;
 use super::code::Code;
-use super::fan_out::{Broadcaster, ViaArgs, finish_broadcast};
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
 use super::send::{confirm, parse_fee_rate, sign};
 use super::{CliError, Ctx};
 
@@ -76,16 +77,30 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
         .broadcast(&tx)
         .await;
     finish_broadcast(&outcomes, false)?;
-    let report = serde_json::json!({
-        "txid": tx.txid().to_string(),
-        "replaces": txid.to_string(),
-        "hex": tx.to_hex(),
-        "fee_sat": plan.built.fee.to_sat(),
-        "vsize": tx.vsize(),
-        "fee_rate": FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize()).unwrap_or(FeeRate::ZERO).to_sat_per_vb_f64(),
-        "broadcast": outcomes,
-    });
+    let report = BumpReport {
+        txid: tx.txid().to_string(),
+        replaces: txid.to_string(),
+        hex: tx.to_hex(),
+        fee_sat: plan.built.fee.to_sat(),
+        vsize: tx.vsize(),
+        fee_rate: FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize())
+            .unwrap_or(FeeRate::ZERO)
+            .to_sat_per_vb_f64(),
+        broadcast: outcomes,
+    };
     ctx.out.emit(&report, |r| {
-        format!("replaced {txid} with {}", r["txid"].as_str().unwrap_or(""))
+        format!("replaced {} with {}", r.replaces, r.txid)
     })
+}
+
+/// What `ferry bump --json` prints (DESIGN.md §3).
+#[derive(Debug, Serialize)]
+struct BumpReport {
+    txid: String,
+    replaces: String,
+    hex: String,
+    fee_sat: u64,
+    vsize: u64,
+    fee_rate: f64,
+    broadcast: Vec<BroadcastOutcome>,
 }

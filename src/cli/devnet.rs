@@ -73,15 +73,15 @@ pub(super) async fn run(ctx: &Ctx, args: DevnetArgs) -> Result<(), CliError> {
         None => None,
     };
     let api = format!("http://{addr}/api");
-    let info = serde_json::json!({
-        "listen": addr.to_string(),
-        "esplora": api,
-        "rpc": format!("http://{addr}/"),
-        "data_dir": dir.display().to_string(),
-        "height": height,
-        "block_interval": args.block_interval,
-        "p2p": p2p_addr,
-    });
+    let info = DevnetInfo {
+        listen: addr.to_string(),
+        esplora: api.clone(),
+        rpc: format!("http://{addr}/"),
+        data_dir: dir.display().to_string(),
+        height,
+        block_interval: args.block_interval,
+        p2p: p2p_addr.clone(),
+    };
     out.emit(&info, |_| {
         let interval = args
             .block_interval
@@ -116,4 +116,16 @@ pub(super) async fn run(ctx: &Ctx, args: DevnetArgs) -> Result<(), CliError> {
         t.abort();
     }
     result
+}
+
+/// What `ferry devnet --json` prints when it is listening.
+#[derive(Debug, serde::Serialize)]
+struct DevnetInfo {
+    listen: String,
+    esplora: String,
+    rpc: String,
+    data_dir: String,
+    height: u32,
+    block_interval: Option<u64>,
+    p2p: Option<String>,
 }

@@ -74,9 +74,15 @@ pub(super) fn run(ctx: &Ctx, cmd: FriendsCommand) -> Result<(), CliError> {
         FriendsCommand::Remove { name } => {
             let f = friends.remove(&name).map_err(friends_err)?;
             friends.save(&path).map_err(friends_err)?;
-            out.emit(&serde_json::json!({"removed": f.name}), |_| {
-                format!("removed {}", f.name)
+            out.emit(&Removed { removed: f.name }, |r| {
+                format!("removed {}", r.removed)
             })
         }
     }
+}
+
+/// What `ferry friends remove --json` prints.
+#[derive(Debug, serde::Serialize)]
+struct Removed {
+    removed: String,
 }

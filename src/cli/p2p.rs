@@ -160,11 +160,11 @@ pub fn human(report: &P2pReport) -> String {
 /// peer could be reached. Without `--p2p`, the relays' and backend's outcomes decide.
 ///
 /// # Errors
-/// The failure, carrying `doc` as its JSON report.
+/// The failure, carrying `document` (the command's report) for `--json`.
 pub fn verdict(
     outcomes: &[BroadcastOutcome],
     p2p: Option<&P2pReport>,
-    doc: &serde_json::Value,
+    document: &impl serde::Serialize,
 ) -> Result<(), CliError> {
     let Some(report) = p2p else {
         return finish_broadcast(outcomes, false);
@@ -194,5 +194,5 @@ pub fn verdict(
             format!("no peer took the transaction ({})", why.join("; ")),
         )
     };
-    Err(err.with_report(doc.clone()))
+    Err(err.with_report(serde_json::to_value(document).map_err(CliError::internal)?))
 }

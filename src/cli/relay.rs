@@ -258,16 +258,16 @@ async fn serve(ctx: &Ctx, args: ServeArgs, dir: &Path) -> Result<(), CliError> {
     let key = identity.public_hex();
     let urls = config.public_urls.clone();
     let state = AppState::new(config, chain, queue, identity, friends.keys());
-    let info = serde_json::json!({
-        "listen": addr.to_string(),
-        "url": format!("http://{addr}"),
-        "key": key,
-        "auth": if args.open { "open" } else { "friends" },
-        "friends": friends.keys().len(),
-        "backend": backend_url,
-        "queue": queue_path.display().to_string(),
-        "public_urls": urls,
-    });
+    let info = RelayInfo {
+        listen: addr.to_string(),
+        url: format!("http://{addr}"),
+        key: key.clone(),
+        auth: if args.open { "open" } else { "friends" },
+        friends: friends.keys().len(),
+        backend: backend_url.clone(),
+        queue: queue_path.display().to_string(),
+        public_urls: urls.clone(),
+    };
     out.emit(&info, |_| {
         format!(
             "relay listening on http://{addr} ({}; {} friends)\nkey: {key}\nbackend: {backend_url}\nqueue: {}{}\nStop with Ctrl-C.",
@@ -287,4 +287,17 @@ async fn serve(ctx: &Ctx, args: ServeArgs, dir: &Path) -> Result<(), CliError> {
     ferry::relay::run(state, listener, super::shutdown_signal())
         .await
         .map_err(CliError::internal)
+}
+
+/// What `ferry relay serve --json` prints when it is listening.
+#[derive(Debug, serde::Serialize)]
+struct RelayInfo {
+    listen: String,
+    url: String,
+    key: String,
+    auth: &'static str,
+    friends: usize,
+    backend: String,
+    queue: String,
+    public_urls: Vec<String>,
 }

@@ -69,6 +69,14 @@ pub struct SendArgs {
     p2p: P2pArgs,
 }
 
+/// What `ferry send --psbt --json` prints.
+#[derive(Serialize)]
+struct PsbtReport {
+    psbt: String,
+    fee_sat: u64,
+}
+
+/// What `ferry send --json` prints (DESIGN.md §3).
 #[derive(Serialize)]
 struct SendReport {
     txid: String,
@@ -324,14 +332,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         broadcast,
         p2p,
     };
-    if !args.no_broadcast {
-        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
-        if let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &doc) {
-            if let (Some(r), false) = (&report.p2p, ctx.json) {
-                ctx.out.emit(r, super::p2p::human)?;
-            }
-            return Err(e);
+    if !args.no_broadcast
+        && let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &report)
+    {
+        if let (Some(r), false) = (&report.p2p, ctx.json) {
+            ctx.out.emit(r, super::p2p::human)?;
         }
+        return Err(e);
     }
     ctx.out.emit(&report, |r| {
         if args.no_broadcast {
@@ -351,8 +358,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
 
 fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
     let b64 = wallet.unsigned_psbt(built)?.to_base64();
-    ctx.out.emit(
-        &serde_json::json!({"psbt": b64, "fee_sat": built.fee.to_sat()}),
-        |_| b64.clone(),
-    )
+    let report = PsbtReport {
+        psbt: b64,
+        fee_sat: built.fee.to_sat(),
+    };
+    ctx.out.emit(&report, |r| r.psbt.clone())
 }
