@@ -102,8 +102,8 @@ impl From<WalletError> for CliError {
             WalletError::AlreadyExists { .. } => CliError::new(Code::WalletExists, e),
             WalletError::Mnemonic(_) => CliError::new(Code::BadMnemonic, e),
             WalletError::Database { .. } => CliError::new(Code::WalletDatabase, e),
-            WalletError::Io { ref source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            WalletError::Io { ref error, .. }
+                if error.kind() == std::io::ErrorKind::PermissionDenied =>
             {
                 CliError::new(
                     Code::PermissionDenied,

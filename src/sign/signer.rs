@@ -92,7 +92,7 @@ fn sign_input<K: GetKey + ?Sized>(
         }
         let sighash = cache
             .taproot_sighash(index, prevouts, sighash_type, None, None)
-            .map_err(|source| SignError::Sighash { index, source })?;
+            .map_err(|error| SignError::Sighash { index, error })?;
         let sig = sign_schnorr(tweaked, &sighash, sighash_type).map_err(|e| at(e, index))?;
         return Ok(Unlock {
             script_sig: ScriptBuf::new(),
@@ -146,7 +146,7 @@ fn sign_input<K: GetKey + ?Sized>(
                     prevout.value,
                     u32::from(sighash_type),
                 )
-                .map_err(|source| SignError::Sighash { index, source })?
+                .map_err(|error| SignError::Sighash { index, error })?
         }
     };
     let sig = sign_ecdsa(key, &sighash, sighash_type)
