@@ -142,3 +142,38 @@ pub fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, (u6
     }
     out
 }
+
+/// A refusal the binary must make: the arguments, the exit code, the `--json` error code and
+/// a phrase its message must contain.
+pub struct Refusal<'a> {
+    pub args: Vec<&'a str>,
+    pub exit: i32,
+    pub code: &'a str,
+    pub says: &'a str,
+}
+
+/// Runs every case through `run` (which adds `--json` and whatever else every case needs)
+/// and fails once at the end, listing every case that was not refused as expected — not
+/// only the first.
+pub fn assert_refusals(cases: &[Refusal<'_>], run: impl Fn(&[&str]) -> Run) {
+    let mut wrong = Vec::new();
+    for case in cases {
+        let r = run(&case.args);
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+        let code = doc["error"]["code"].as_str().unwrap_or("(none)");
+        let message = doc["error"]["message"].as_str().unwrap_or("(none)");
+        if r.code != case.exit || code != case.code || !message.contains(case.says) {
+            wrong.push(format!(
+                "{:?}: exit {} code {code} ({message:?}); expected exit {} code {} saying {:?}",
+                case.args, r.code, case.exit, case.code, case.says
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} refusals wrong:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}

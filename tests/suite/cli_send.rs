@@ -4,7 +4,7 @@
 //! the original in the mempool; a 50-coin wallet pays without change when Branch and Bound
 //! finds a match; bad input is refused with its message and exit code, nothing broadcast.
 
-use crate::common::cli::{Ferry, Run};
+use crate::common::cli::{Ferry, Refusal, Run, assert_refusals};
 use crate::common::devnet::Node;
 use ferry::keys::Mnemonic;
 use ferry::network::Network;
@@ -325,77 +325,72 @@ async fn bad_input_is_refused_and_nothing_is_broadcast() {
     blocking(move || {
         let env = Env { f: &f2, backend: b };
         let to = env.address("w");
-        let cases: Vec<(Vec<&str>, i32, &str, &str)> = vec![
-            (
-                vec!["send", &to, "600000sat", "--fee-rate", "1", "--yes"],
-                1,
-                "insufficient_funds",
-                "missing",
-            ),
-            (
-                vec!["send", &to, "100sat", "--fee-rate", "1", "--yes"],
-                1,
-                "dust_amount",
-                "294 sat",
-            ),
-            (
-                vec!["send", &to, "10000sat", "--fee-rate", "2000", "--yes"],
-                1,
-                "high_fee",
-                "--allow-high-fee",
-            ),
-            (
-                vec!["send", &to, "3000sat", "--fee-rate", "50", "--yes"],
-                1,
-                "high_fee",
-                "10 %",
-            ),
-            (
-                vec!["send", &to, "10000sat", "--fee-rate", "0.5", "--yes"],
-                1,
-                "fee_rate_too_low",
-                "1 sat/vB",
-            ),
-            (
-                vec![
+        let cases = [
+            Refusal {
+                args: vec!["send", &to, "600000sat", "--fee-rate", "1", "--yes"],
+                exit: 1,
+                code: "insufficient_funds",
+                says: "missing",
+            },
+            Refusal {
+                args: vec!["send", &to, "100sat", "--fee-rate", "1", "--yes"],
+                exit: 1,
+                code: "dust_amount",
+                says: "294 sat",
+            },
+            Refusal {
+                args: vec!["send", &to, "10000sat", "--fee-rate", "2000", "--yes"],
+                exit: 1,
+                code: "high_fee",
+                says: "--allow-high-fee",
+            },
+            Refusal {
+                args: vec!["send", &to, "3000sat", "--fee-rate", "50", "--yes"],
+                exit: 1,
+                code: "high_fee",
+                says: "10 %",
+            },
+            Refusal {
+                args: vec!["send", &to, "10000sat", "--fee-rate", "0.5", "--yes"],
+                exit: 1,
+                code: "fee_rate_too_low",
+                says: "1 sat/vB",
+            },
+            Refusal {
+                args: vec![
                     "send",
                     "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
                     "10000sat",
                     "--yes",
                 ],
-                1,
-                "bad_address",
-                "bitcoin",
-            ),
-            (
-                vec!["send", "notanaddress", "10000sat", "--yes"],
-                1,
-                "bad_address",
-                "notanaddress",
-            ),
-            (
-                vec!["send", &to, "10000", "--fee-rate", "1", "--yes"],
-                1,
-                "bad_amount",
-                "no unit",
-            ),
-            (
-                vec!["send", &to, "10000sat", "--fee-rate", "1"],
-                1,
-                "confirmation_required",
-                "--yes",
-            ),
+                exit: 1,
+                code: "bad_address",
+                says: "bitcoin",
+            },
+            Refusal {
+                args: vec!["send", "notanaddress", "10000sat", "--yes"],
+                exit: 1,
+                code: "bad_address",
+                says: "notanaddress",
+            },
+            Refusal {
+                args: vec!["send", &to, "10000", "--fee-rate", "1", "--yes"],
+                exit: 1,
+                code: "bad_amount",
+                says: "no unit",
+            },
+            Refusal {
+                args: vec!["send", &to, "10000sat", "--fee-rate", "1"],
+                exit: 1,
+                code: "confirmation_required",
+                says: "--yes",
+            },
         ];
-        let n = cases.len();
-        for (args, code, err, text) in cases {
+        assert_refusals(&cases, |args| {
             let mut full = vec!["--json", "--wallet", "w"];
             full.extend(args.iter().copied());
-            let r = env.run(&full).expect_code(code).json();
-            assert_eq!(r["error"]["code"], err, "{args:?}: {r}");
-            let msg = r["error"]["message"].as_str().unwrap();
-            assert!(msg.contains(text), "{args:?}: {msg}");
-        }
-        assert_eq!(n, 9);
+            env.run(&full)
+        });
         // Backend down: exit 2, naming the backend and what to do.
         let down = Env {
             f: &f2,
