@@ -5,7 +5,8 @@
 //! [`crate::consensus`], [`crate::sign`]) and the core never imports it.
 //!
 //! - [`block`]: headers, blocks, merkle roots, witness commitments, regtest genesis, PoW.
-//! - [`chain`]: the UTXO set and the block rules the devnet enforces.
+//! - [`chain`]: the UTXO set and the block rules the devnet enforces; [`txrules`]: the
+//!   transaction rules it shares with the mempool.
 //! - [`policy`], [`mempool`], [`replace`] and [`truc`]: Bitcoin Core's relay policy (as of
 //!   Core 30/31: full RBF, cluster limits, TRUC), held to a real Core's verdicts by
 //!   tests/core_differential.rs.
@@ -28,6 +29,7 @@ pub mod policy;
 pub mod rpc;
 pub mod state;
 pub mod store;
+pub mod txrules;
 
 pub use api::{app, run};
 pub use node::{Devnet, DevnetError};

@@ -2,7 +2,6 @@
 //! the faucet. Synchronous; the HTTP layer holds it behind a mutex.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use k256::SecretKey;
 
@@ -140,12 +139,6 @@ pub struct Devnet {
     kernel: super::kernel::KernelCheck,
 }
 
-fn now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-}
-
 impl Devnet {
     /// Opens the devnet in `dir`: replays stored blocks and mempool transactions, and on
     /// first start mines [`INITIAL_BLOCKS`] blocks to the faucet.
@@ -181,7 +174,7 @@ impl Devnet {
             // Scripts were verified when the transactions entered the mempool.
             devnet
                 .chain
-                .connect_block(block.clone(), false)
+                .replay_block(block.clone())
                 .map_err(|e| corrupt(e.to_string()))?;
             #[cfg(feature = "kernel")]
             devnet
@@ -338,7 +331,8 @@ impl Devnet {
         let script_again = script.clone();
         let mut txdata = vec![coinbase(height, script, reward)];
         txdata.extend(template.into_iter().map(|e| e.tx.clone()));
-        let time = now().max(self.chain.median_time_past(self.chain.height()) + 1);
+        let time =
+            super::chain::unix_now().max(self.chain.median_time_past(self.chain.height()) + 1);
         let block = finish_block(self.chain.tip_hash(), time, txdata);
         let hash = block.block_hash();
         if let Err(e) = self.chain.connect_block(block.clone(), false) {
