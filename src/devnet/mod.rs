@@ -23,8 +23,10 @@ pub mod index;
 #[cfg(feature = "kernel")]
 pub mod kernel;
 pub mod mempool;
+pub mod merkle;
 pub mod node;
 pub mod p2p;
+pub mod package;
 pub mod policy;
 pub mod rpc;
 pub mod state;

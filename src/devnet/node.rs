@@ -116,7 +116,7 @@ impl BroadcastLimits {
 
 /// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
 /// push is over 520 bytes.
-fn has_valid_ops(script: &ScriptBuf) -> bool {
+pub(super) fn has_valid_ops(script: &ScriptBuf) -> bool {
     script.instructions().all(|i| match i {
         Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
         Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
@@ -246,15 +246,22 @@ impl Devnet {
             Err(r) if r.kind == RejectKind::AlreadyInMempool => return Ok(tx.txid()),
             Err(r) => return Err(r),
         };
+        self.commit(&accepted)?;
+        Ok(accepted.entry.txid)
+    }
+
+    /// Stores and adds a transaction the mempool checked against its current state.
+    pub(super) fn commit(&mut self, accepted: &Accepted) -> Result<(), Reject> {
+        let raw = accepted.entry.tx.serialize();
         self.store
-            .put_mempool_tx(&accepted.entry.txid, &tx.serialize(), &accepted.replaced)
+            .put_mempool_tx(&accepted.entry.txid, &raw, &accepted.replaced)
             .map_err(|e| Reject {
                 kind: RejectKind::Invalid,
                 reason: "storage-failed".into(),
                 debug: e.to_string(),
             })?;
-        self.mempool.commit(&accepted);
-        Ok(accepted.entry.txid)
+        self.mempool.commit(accepted);
+        Ok(())
     }
 
     /// Core's `sendrawtransaction` (and so Esplora's `POST /tx`, which calls it): refuses

@@ -140,6 +140,32 @@ impl MempoolEntry {
     }
 }
 
+/// Where the 0.1 sat/vB floor applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeeFloor {
+    /// To the transaction alone (`sendrawtransaction`, `testmempoolaccept`).
+    Individual,
+    /// To its package as a whole, checked by the caller (`submitpackage`).
+    Package,
+}
+
+/// Core's `CheckFeeRate` against the 0.1 sat/vB floor: `min relay fee not met`.
+///
+/// # Errors
+/// The refusal, with Core's `fee < needed` detail.
+pub fn check_fee_floor(fee: Amount, vsize: u64) -> Result<(), Reject> {
+    let min_fee = MIN_RELAY_FEE
+        .fee_for_vbytes(vsize)
+        .unwrap_or(Amount::MAX_MONEY);
+    if fee < min_fee {
+        return Err(reject(
+            "min relay fee not met",
+            format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
+        ));
+    }
+    Ok(())
+}
+
 /// A transaction that passed every check, with what accepting it evicts.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -150,7 +176,7 @@ pub struct Accepted {
 }
 
 /// The mempool.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Mempool {
     entries: HashMap<Txid, MempoolEntry>,
     spent_by: HashMap<OutPoint, Txid>,
@@ -284,27 +310,18 @@ impl Mempool {
     /// # Errors
     /// A [`Reject`] with Core's reason.
     pub fn check(&self, tx: &Transaction, chain: &Chain) -> Result<Accepted, Reject> {
-        let txid = tx.txid();
-        check_transaction(tx).map_err(|e| reject(check_tx_reason(&e), ""))?;
-        if tx.is_coinbase() {
-            return Err(reject("coinbase", ""));
-        }
-        check_standard(tx)?;
-        let next_height = chain.height() + 1;
-        if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
-            return Err(reject("non-final", ""));
-        }
-        if let Some(e) = self.entries.get(&txid) {
-            return Err(if e.tx.wtxid() == tx.wtxid() {
-                Reject {
-                    kind: RejectKind::AlreadyInMempool,
-                    reason: "txn-already-in-mempool".into(),
-                    debug: String::new(),
-                }
-            } else {
-                reject("txn-same-nonwitness-data-in-mempool", "")
-            });
-        }
+        self.check_as(tx, chain, FeeFloor::Individual)
+    }
+
+    /// [`check`](Self::check), with the 0.1 sat/vB floor applied to `tx` alone or left to
+    /// its package ([`FeeFloor::Package`], Core's `m_package_feerates`).
+    pub(super) fn check_as(
+        &self,
+        tx: &Transaction,
+        chain: &Chain,
+        floor: FeeFloor,
+    ) -> Result<Accepted, Reject> {
+        self.pre_checks(tx, chain)?;
         // Direct conflicts: mempool transactions spending one of our inputs. Full RBF
         // (Core 28+): any of them may be replaced, signalled or not.
         let mut direct: Vec<Txid> = Vec::new();
@@ -315,59 +332,8 @@ impl Mempool {
                 direct.push(other);
             }
         }
-
-        let mut coins = Vec::with_capacity(tx.input.len());
-        for txin in &tx.input {
-            match self.coin(&txin.previous_output, chain) {
-                Some(c) => coins.push(c),
-                None => {
-                    // Core: missing inputs but an output of this very transaction is in
-                    // the UTXO set means it is already confirmed.
-                    let confirmed = (0..tx.output.len() as u32)
-                        .any(|vout| chain.coin(&OutPoint { txid, vout }).is_some());
-                    return Err(if confirmed {
-                        Reject {
-                            kind: RejectKind::AlreadyInChain,
-                            reason: "txn-already-known".into(),
-                            debug: String::new(),
-                        }
-                    } else {
-                        Reject {
-                            kind: RejectKind::MissingInputs,
-                            reason: "bad-txns-inputs-missingorspent".into(),
-                            debug: String::new(),
-                        }
-                    });
-                }
-            }
-        }
-        if !chain.sequence_locks_ok(tx, &coins, next_height) {
-            return Err(reject("non-BIP68-final", ""));
-        }
-        let fee = check_tx_inputs(tx, &coins, next_height)?;
-        // Ephemeral dust: the one dust output `check_standard` lets through needs a
-        // transaction that pays nothing (a child must then spend it in a package).
-        if fee != Amount::ZERO && dust_outputs(tx) > 0 {
-            return Err(reject("dust", "tx with dust output must be 0-fee"));
-        }
-        let vsize = tx.vsize();
-        let min_fee = MIN_RELAY_FEE
-            .fee_for_vbytes(vsize)
-            .unwrap_or(Amount::MAX_MONEY);
-        if fee < min_fee {
-            return Err(reject(
-                "min relay fee not met",
-                format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
-            ));
-        }
-        let entry = MempoolEntry {
-            tx: tx.clone(),
-            txid,
-            fee,
-            vsize,
-            prevouts: coins.into_iter().map(|c| c.output).collect(),
-            seq: self.next_seq,
-        };
+        let coins = self.input_coins(tx, chain)?;
+        let entry = self.fee_checks(tx, chain, coins, floor)?;
         let parents = self.parents(tx);
         let sibling_eviction = match truc::check(self, &entry, &parents, &direct) {
             Ok(None) => false,
@@ -387,7 +353,7 @@ impl Mempool {
             if all_conflicts.contains(&parent) {
                 return Err(reject(
                     "bad-txns-spends-conflicting-tx",
-                    format!("{txid} spends conflicting transaction {parent}"),
+                    format!("{} spends conflicting transaction {parent}", entry.txid),
                 ));
             }
         }
@@ -396,6 +362,96 @@ impl Mempool {
         Ok(Accepted {
             entry,
             replaced: all_conflicts.into_iter().collect(),
+        })
+    }
+
+    /// The first of Core's `PreChecks`: `CheckTransaction`, no coinbase, standardness,
+    /// finality for the next block, and not already in the mempool.
+    fn pre_checks(&self, tx: &Transaction, chain: &Chain) -> Result<(), Reject> {
+        check_transaction(tx).map_err(|e| reject(check_tx_reason(&e), ""))?;
+        if tx.is_coinbase() {
+            return Err(reject("coinbase", ""));
+        }
+        check_standard(tx)?;
+        let next_height = chain.height() + 1;
+        if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
+            return Err(reject("non-final", ""));
+        }
+        if let Some(e) = self.entries.get(&tx.txid()) {
+            return Err(if e.tx.wtxid() == tx.wtxid() {
+                Reject {
+                    kind: RejectKind::AlreadyInMempool,
+                    reason: "txn-already-in-mempool".into(),
+                    debug: String::new(),
+                }
+            } else {
+                reject("txn-same-nonwitness-data-in-mempool", "")
+            });
+        }
+        Ok(())
+    }
+
+    /// The coins `tx` spends, from the mempool or the UTXO set; a missing one is
+    /// `bad-txns-inputs-missingorspent`, or `txn-already-known` when an output of `tx`
+    /// itself is in the UTXO set (it is confirmed).
+    fn input_coins(&self, tx: &Transaction, chain: &Chain) -> Result<Vec<Coin>, Reject> {
+        let mut coins = Vec::with_capacity(tx.input.len());
+        for txin in &tx.input {
+            match self.coin(&txin.previous_output, chain) {
+                Some(c) => coins.push(c),
+                None => {
+                    let txid = tx.txid();
+                    let confirmed = (0..tx.output.len() as u32)
+                        .any(|vout| chain.coin(&OutPoint { txid, vout }).is_some());
+                    return Err(if confirmed {
+                        Reject {
+                            kind: RejectKind::AlreadyInChain,
+                            reason: "txn-already-known".into(),
+                            debug: String::new(),
+                        }
+                    } else {
+                        Reject {
+                            kind: RejectKind::MissingInputs,
+                            reason: "bad-txns-inputs-missingorspent".into(),
+                            debug: String::new(),
+                        }
+                    });
+                }
+            }
+        }
+        Ok(coins)
+    }
+
+    /// BIP-0068 locks, Core's `CheckTxInputs` (the fee), the ephemeral-dust rule and, for
+    /// [`FeeFloor::Individual`], the 0.1 sat/vB floor. Returns the would-be entry.
+    fn fee_checks(
+        &self,
+        tx: &Transaction,
+        chain: &Chain,
+        coins: Vec<Coin>,
+        floor: FeeFloor,
+    ) -> Result<MempoolEntry, Reject> {
+        let next_height = chain.height() + 1;
+        if !chain.sequence_locks_ok(tx, &coins, next_height) {
+            return Err(reject("non-BIP68-final", ""));
+        }
+        let fee = check_tx_inputs(tx, &coins, next_height)?;
+        // Ephemeral dust: the one dust output `check_standard` lets through needs a
+        // transaction that pays nothing (a child must then spend it in a package).
+        if fee != Amount::ZERO && dust_outputs(tx) > 0 {
+            return Err(reject("dust", "tx with dust output must be 0-fee"));
+        }
+        let vsize = tx.vsize();
+        if floor == FeeFloor::Individual {
+            check_fee_floor(fee, vsize)?;
+        }
+        Ok(MempoolEntry {
+            tx: tx.clone(),
+            txid: tx.txid(),
+            fee,
+            vsize,
+            prevouts: coins.into_iter().map(|c| c.output).collect(),
+            seq: self.next_seq,
         })
     }
 
