@@ -10,7 +10,10 @@
 //! - [`policy`], [`mempool`], [`replace`] and [`truc`]: Bitcoin Core's relay policy (as of
 //!   Core 30/31: full RBF, cluster limits, TRUC), held to a real Core's verdicts by
 //!   tests/core_differential.rs.
+//! - [`package`]: package relay as Core's `submitpackage`.
 //! - [`index`]: history and UTXOs by Esplora scripthash.
+//! - [`api`] (Esplora REST, with [`esplora`]'s shapes and [`merkle`]'s proofs) and [`rpc`]
+//!   (Core's JSON-RPC subset): the HTTP surface.
 //! - [`store`]: SQLite persistence; [`node`]: everything together, mining and the faucet.
 //! - [`p2p`]: the peer-to-peer listener (v1 and BIP-0324 v2) that takes and announces
 //!   transactions.
