@@ -205,12 +205,11 @@ impl Chain {
     }
 
     /// Checks `block` against the devnet's block rules on top of the tip and connects it:
-    /// Core's order — [`check_block_header`](Self::check_block_header) (proof of work),
-    /// [`contextual_check_block_header`](Self::contextual_check_block_header) (previous
-    /// block, time, version), [`check_block`] (merkle root, coinbase, transactions),
-    /// [`contextual_check_block`](Self::contextual_check_block) (BIP-0034 height, witness
-    /// commitment, weight, finality) and [`connect`](Self::connect_checked) (inputs,
-    /// scripts, coinbase amount). `verify_scripts` runs Bitcoin Core's interpreter on every
+    /// Core's order — `CheckBlockHeader` (proof of work), `ContextualCheckBlockHeader`
+    /// (previous block, time, version), `CheckBlock` (merkle root, coinbase,
+    /// transactions), `ContextualCheckBlock` (BIP-0034 height, witness commitment, weight,
+    /// finality) and `ConnectBlock` (inputs, scripts, coinbase amount), each a function
+    /// here. `verify_scripts` runs Bitcoin Core's interpreter on every
     /// input (the mempool already did for transactions it accepted). The block's time must
     /// not be more than two hours ahead of this machine's clock (`time-too-new`).
     ///

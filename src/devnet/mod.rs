@@ -7,7 +7,7 @@
 //! - [`block`]: headers, blocks, merkle roots, witness commitments, regtest genesis, PoW.
 //! - [`chain`]: the UTXO set and the block rules the devnet enforces; [`txrules`]: the
 //!   transaction rules it shares with the mempool.
-//! - [`policy`], [`mempool`], [`replace`] and [`truc`]: Bitcoin Core's relay policy (as of
+//! - [`policy`], [`mempool`], [`mempool::replace`] and [`mempool::truc`]: Bitcoin Core's relay policy (as of
 //!   Core 30/31: full RBF, cluster limits, TRUC), held to a real Core's verdicts by
 //!   tests/core_differential.rs.
 //! - [`package`]: package relay as Core's `submitpackage`.

@@ -19,7 +19,7 @@ pub const MAX_STANDARD_SCRIPTSIG_SIZE: usize = 1650;
 /// Core's `MIN_STANDARD_TX_NONWITNESS_SIZE`.
 pub const MIN_STANDARD_TX_NONWITNESS_SIZE: usize = 65;
 /// Core's `TX_MAX_STANDARD_VERSION`: versions 1 to 3 are relayed (3 under the TRUC rules,
-/// see [`super::truc`]).
+/// see [`super::mempool::truc`]).
 pub const MAX_STANDARD_VERSION: i32 = 3;
 /// Core's `MAX_DUST_OUTPUTS_PER_TX`: one dust output is allowed (as ephemeral dust) when
 /// the transaction pays no fee.

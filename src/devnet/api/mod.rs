@@ -1,5 +1,5 @@
 //! The HTTP API: Esplora's REST API under `/api` (as Blockstream's electrs serves it:
-//! [`tx`] transactions, mempool and packages, [`block`] blocks, [`script`] addresses and
+//! `tx` transactions, mempool and packages, `block` blocks, `script` addresses and
 //! scripthashes), `/devnet/mine` and `/devnet/faucet`, and Bitcoin Core's JSON-RPC subset
 //! on `POST /`.
 

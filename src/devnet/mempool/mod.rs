@@ -1,7 +1,7 @@
 //! The mempool, with Bitcoin Core's acceptance policy as of Core 30/31 (cluster mempool):
 //! context-free checks, standardness, finality, inputs that exist and have matured, the
 //! ephemeral-dust and 0.1 sat/vB fee floors, TRUC (version 3) rules, full replace-by-fee
-//! ([`super::replace`]), cluster limits of 64 transactions and 101 kvB, and every input
+//! ([`replace`]), cluster limits of 64 transactions and 101 kvB, and every input
 //! verified by Bitcoin Core's script interpreter with all spent outputs.
 
 pub mod replace;

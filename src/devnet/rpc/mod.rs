@@ -1,10 +1,10 @@
 //! A Bitcoin Core JSON-RPC subset on `POST /`, with Core's shapes and error codes, for
-//! tools that speak to a node; batches too. [`chain`]: getblockcount, getbestblockhash,
-//! getblockchaininfo, getblockhash, getblock (verbosity 0–2), getblockheader,
-//! getchaintips, generatetoaddress. [`txs`]: getrawtransaction (verbose with blockhash),
+//! tools that speak to a node; batches too. `chain`: getblockcount, getbestblockhash,
+//! getblockchaininfo, getblockhash, getblock (verbosity 0–3), getblockheader,
+//! getchaintips, generatetoaddress. `txs`: getrawtransaction (verbosity 0–2, blockhash),
 //! decoderawtransaction, sendrawtransaction, testmempoolaccept, submitpackage,
-//! estimatesmartfee, getrawmempool, getmempoolentry, getmempoolinfo. [`utxo`]:
-//! scantxoutset (`addr(…)`, `raw(…)`), gettxout. [`decode`]: Core's transaction JSON.
+//! estimatesmartfee, getrawmempool, getmempoolentry, getmempoolinfo. `utxo`:
+//! scantxoutset (`addr(…)`, `raw(…)`), gettxout. `decode`: Core's transaction JSON.
 
 mod chain;
 mod decode;
