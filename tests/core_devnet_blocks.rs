@@ -94,7 +94,11 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     }
     // Coins for the package cases, confirmed before the chain is handed over.
     let pkg_coins = node
-        .fund(&key, KeyType::P2wpkh, &[50_000, 60_000, 70_000])
+        .fund(
+            &key,
+            KeyType::P2wpkh,
+            &[50_000, 60_000, 70_000, 80_000, 90_000],
+        )
         .await;
     let special_hash = {
         let h = dev.call("getblockcount", json!([])).await.as_u64().unwrap();
@@ -137,8 +141,8 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
         )
         .await;
         if verbosity > 0 {
-            assert_eq!(b["nTx"], 1 + special.len() + 3, "{b}");
-            assert_eq!(b["tx"].as_array().unwrap().len(), 1 + special.len() + 3);
+            assert_eq!(b["nTx"], 1 + special.len() + 5, "{b}");
+            assert_eq!(b["tx"].as_array().unwrap().len(), 1 + special.len() + 5);
         }
     }
     let genesis = dev.call("getblockhash", json!([0])).await;
@@ -218,6 +222,42 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
         json!([[parent.to_hex(), child.to_hex()]]),
     )
     .await;
+    // Ephemeral dust: a 0-fee parent with one dust output, its child spending it; and a
+    // child that leaves the dust unspent (`unspent-dust`).
+    for (i, spends_dust) in [(3, true), (4, false)] {
+        let p2wpkh = key.script(KeyType::P2wpkh);
+        let value = pkg_coins[i].1.value.to_sat();
+        let parent = key.spend(
+            &[pkg_coins[i].clone()],
+            &[(p2wpkh.clone(), value - 100), (p2wpkh.clone(), 100)],
+            0xffff_fffd,
+        );
+        let mut spent = vec![first_output(&parent)];
+        if spends_dust {
+            spent.push((
+                OutPoint {
+                    txid: parent.txid(),
+                    vout: 1,
+                },
+                parent.output[1].clone(),
+            ));
+        }
+        let paid: u64 = spent.iter().map(|c| c.1.value.to_sat()).sum();
+        let child = key.spend(&spent, &[(p2wpkh, paid - 3_000)], 0xffff_fffd);
+        let answer = same(
+            &dev,
+            &core.rpc,
+            "submitpackage",
+            json!([[parent.to_hex(), child.to_hex()]]),
+        )
+        .await;
+        let expected = if spends_dust {
+            "success"
+        } else {
+            "unspent-dust"
+        };
+        assert_eq!(answer["package_msg"], expected, "{answer}");
+    }
     // Not a child with its parents; nothing decodable; too many; one transaction.
     same(
         &dev,
@@ -236,7 +276,7 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     dev_pool.sort();
     core_pool.sort();
     assert_eq!(dev_pool, core_pool);
-    assert_eq!(dev_pool.len(), 3);
+    assert_eq!(dev_pool.len(), 5);
 
     node.stop().await;
     core.stop().await;

@@ -5,8 +5,10 @@
 //! together, where the 0.1 sat/vB floor applies to the package's fee rate — so a child can
 //! pay for a parent below the floor (Core's `AcceptPackage`).
 //!
-//! Left out: package RBF (a package transaction that replaces a mempool one is refused
-//! with `package RBF failed`), the mempool size limit and its rising minimum fee.
+//! Ephemeral dust: a 0-fee parent may carry one dust output if its child spends it
+//! (`unspent-dust` otherwise). Left out: package RBF (a package transaction that replaces
+//! a mempool one is refused with `package RBF failed`), the mempool size limit and its
+//! rising minimum fee.
 
 use std::collections::{HashMap, HashSet};
 
@@ -420,8 +422,14 @@ impl Devnet {
                     accepted.push(a);
                 }
                 Err(r) => {
+                    // Core checks the package's ephemeral dust as a whole: `unspent-dust`.
+                    let message = if r.reason == "missing-ephemeral-spends" {
+                        "unspent-dust"
+                    } else {
+                        "transaction failed"
+                    };
                     return (
-                        Some("transaction failed".into()),
+                        Some(message.into()),
                         vec![(wtxid, TxOutcome::Failed(r), Vec::new())],
                     );
                 }

@@ -5,7 +5,7 @@
 use super::chain::TxRuleError;
 use crate::script::opcodes::{OP_1, OP_16, OP_CHECKMULTISIG, OP_CHECKSIG, OP_RETURN};
 use crate::script::{Instruction, ScriptBuf};
-use crate::tx::{Transaction, TxOut};
+use crate::tx::{OutPoint, Transaction, TxOut, Txid};
 use crate::units::{FeeRate, Weight};
 
 /// Core's `DUST_RELAY_TX_FEE`: 3 sat/vB.
@@ -262,6 +262,49 @@ fn key_hash_signature<'a>(txin: &'a crate::tx::TxIn, prevout: &TxOut) -> Option<
         return (items.len() == 2).then(|| items[0].as_slice());
     }
     None
+}
+
+/// Core's `CheckEphemeralSpends` for one transaction: every dust output of each of its
+/// unconfirmed parents (`parent` looks them up in the mempool, or in the package being
+/// evaluated) must be spent by it — the ephemeral dust a 0-fee parent may carry.
+///
+/// # Errors
+/// `missing-ephemeral-spends`, with Core's detail.
+pub fn check_ephemeral_spends<'a>(
+    tx: &Transaction,
+    parent: impl Fn(&Txid) -> Option<&'a Transaction>,
+) -> Result<(), TxRuleError> {
+    let mut unspent_dust = Vec::new();
+    let mut seen: Vec<Txid> = Vec::new();
+    for txin in &tx.input {
+        let txid = txin.previous_output.txid;
+        if seen.contains(&txid) {
+            continue;
+        }
+        seen.push(txid);
+        if let Some(p) = parent(&txid) {
+            for (vout, o) in p.output.iter().enumerate() {
+                if o.value.to_sat() < dust_threshold(o) {
+                    unspent_dust.push(OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    });
+                }
+            }
+        }
+    }
+    unspent_dust.retain(|op| !tx.input.iter().any(|i| i.previous_output == *op));
+    if unspent_dust.is_empty() {
+        return Ok(());
+    }
+    Err(TxRuleError::new(
+        "missing-ephemeral-spends",
+        format!(
+            "tx {} (wtxid={}) did not spend parent's ephemeral dust",
+            tx.txid(),
+            tx.wtxid()
+        ),
+    ))
 }
 
 /// Core's standard script checks (`STANDARD_SCRIPT_VERIFY_FLAGS`) as far as the devnet

@@ -12,7 +12,7 @@ use std::fmt;
 
 use super::block::Block;
 use super::chain::{Chain, Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx};
-use super::policy::{check_standard, dust_outputs, verify_scripts};
+use super::policy::{check_ephemeral_spends, check_standard, dust_outputs, verify_scripts};
 use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
 use crate::units::{Amount, FeeRate, Weight};
 
@@ -348,6 +348,7 @@ impl Mempool {
             replace::check(self, &entry, &direct, &all_conflicts, sibling_eviction)?;
         }
         self.check_cluster_limits(&entry, &parents, &all_conflicts)?;
+        check_ephemeral_spends(tx, |t| self.entries.get(t).map(|e| &e.tx))?;
         for txin in &tx.input {
             let parent = txin.previous_output.txid;
             if all_conflicts.contains(&parent) {
