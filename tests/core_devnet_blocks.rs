@@ -1,5 +1,6 @@
 //! Issue 15 against a real Bitcoin Core (`bitcoind -regtest` from BITCOIND_EXE): the
-//! devnet's whole chain — a block of every transaction type included — is handed to Core
+//! devnet's whole chain — a block of every transaction type included (spends of P2PKH,
+//! P2SH-P2WPKH, P2WPKH and P2TR, every output type, TRUC, lock times) — is handed to Core
 //! block by block through `submitblock` (`getblock` verbosity 0) and Core accepts every
 //! block; then the two nodes hold the same chain, so their answers can be compared whole:
 //! `getblock` (verbosity 1, 2, 3), `getblockheader`, `getchaintips`,
@@ -16,7 +17,8 @@ mod common_devnet;
 use common_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
 use common_devnet::{Key, KeyType, Node};
 use ferry::script::ScriptBuf;
-use ferry::tx::{OutPoint, Transaction, TxOut};
+use ferry::tx::{OutPoint, Transaction, TxIn, TxOut};
+use ferry::units::Amount;
 use serde_json::{Value, json};
 
 /// The secp256k1 generator and its double: valid keys for bare outputs.
@@ -86,9 +88,30 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
         (script("51024e73"), 240),
         (script("6a0a68656c6c6f20636f7265"), 0),
     ];
+    let extra = node.fund(&key, KeyType::P2wpkh, &[100_000, 100_000]).await;
     let mut special = Vec::new();
     for coin in &coins {
         let tx = key.spend(&[coin.clone()], &outputs, 0xffff_fffd);
+        node.post_tx(&tx).await.unwrap();
+        special.push(tx);
+    }
+    // A TRUC (version 3) transaction, and one locked to the current height (BIP-0113
+    // final for the next block) with a BIP-0068 relative lock of one block.
+    let tip = dev.call("getblockcount", json!([])).await.as_u64().unwrap();
+    for (coin, version, lock_time, sequence) in [
+        (&extra[0], 3, 0, 0xffff_fffd),
+        (&extra[1], 2, u32::try_from(tip).unwrap(), 1),
+    ] {
+        let mut tx = Transaction {
+            version,
+            lock_time,
+            input: vec![TxIn::new(coin.0, sequence)],
+            output: vec![TxOut {
+                value: Amount::from_sat(coin.1.value.to_sat() - 1_000),
+                script_pubkey: key.script(KeyType::P2tr),
+            }],
+        };
+        key.sign(&mut tx, &[coin.1.clone()]);
         node.post_tx(&tx).await.unwrap();
         special.push(tx);
     }
