@@ -570,3 +570,27 @@ async fn mempool_recent_and_packages() {
 fn total_floor(vsize: u64) -> u64 {
     Amount::from_sat((100 * vsize).div_ceil(1000)).to_sat()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path()).await;
+    let key = Key::new(43);
+    let coin = node.fund(&key, KeyType::P2wpkh, &[40_000]).await.remove(0);
+    let parent = spend(&key, &coin, 0);
+    let child = child_of(&key, &parent, 2_000);
+    let body = serde_json::json!([parent.to_hex(), child.to_hex()]).to_string();
+    let (status, text) = post(&node, "/api/txs/package", body).await;
+    assert_eq!(status, 200, "{text}");
+    let before = node.get_json("/api/mempool/txids").await;
+    assert_eq!(before.as_array().unwrap().len(), 2);
+    node.stop().await;
+    let node = Node::start(dir.path()).await;
+    assert_eq!(node.get_json("/api/mempool/txids").await, before);
+    node.mine(1, None).await;
+    let st = node
+        .get_json(&format!("/api/tx/{}/status", parent.txid()))
+        .await;
+    assert_eq!(st["confirmed"], true);
+    node.stop().await;
+}

@@ -8,8 +8,8 @@ use k256::SecretKey;
 use super::block::{Block, BlockHash, COINBASE_MATURITY, coinbase, finish_block, subsidy};
 use super::chain::{Chain, ChainError, TxLocation};
 use super::index::{Index, ScriptHash, script_hash};
-use super::mempool::{Accepted, Mempool, Reject, RejectKind};
-use super::policy::{dust_threshold, is_unspendable};
+use super::mempool::{Accepted, FeeFloor, Mempool, Reject, RejectKind};
+use super::policy::{dust_threshold, has_valid_ops, is_unspendable};
 use super::store::{Store, StoreError};
 use crate::hashes::{hash160, sha256};
 use crate::script::ScriptBuf;
@@ -114,16 +114,6 @@ impl BroadcastLimits {
     }
 }
 
-/// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
-/// push is over 520 bytes.
-pub(super) fn has_valid_ops(script: &ScriptBuf) -> bool {
-    script.instructions().all(|i| match i {
-        Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
-        Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
-        Err(_) => false,
-    })
-}
-
 /// The devnet: a regtest chain, its mempool and its index, persisted in a data dir.
 #[derive(Debug)]
 pub struct Devnet {
@@ -186,9 +176,14 @@ impl Devnet {
         let mut dropped = Vec::new();
         for (txid, raw) in devnet.store.mempool()? {
             // What no longer enters (decodes badly, or the chain moved on) is forgotten.
-            let accepted = Transaction::deserialize(&raw)
-                .ok()
-                .is_some_and(|tx| devnet.mempool.accept(&tx, &devnet.chain).is_ok());
+            // The fee floor is left to the package: a parent below it came in with the
+            // child stored after it (`submitpackage`).
+            let accepted = Transaction::deserialize(&raw).ok().is_some_and(|tx| {
+                let checked = devnet
+                    .mempool
+                    .check_as(&tx, &devnet.chain, FeeFloor::Package);
+                checked.map(|a| devnet.mempool.commit(&a)).is_ok()
+            });
             if !accepted {
                 dropped.push(txid);
             }

@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::mempool::{Accepted, FeeFloor, MempoolEntry, Reject, RejectKind, check_fee_floor};
-use super::node::{BroadcastLimits, Devnet, has_valid_ops};
-use super::policy::is_unspendable;
+use super::node::{BroadcastLimits, Devnet};
+use super::policy::{has_valid_ops, is_unspendable};
 use crate::tx::{Transaction, Txid, Wtxid};
 use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 

@@ -141,6 +141,16 @@ pub fn output_type(script: &ScriptBuf) -> Option<OutputType> {
     }
 }
 
+/// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
+/// push is over 520 bytes.
+pub fn has_valid_ops(script: &ScriptBuf) -> bool {
+    script.instructions().all(|i| match i {
+        Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
+        Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
+        Err(_) => false,
+    })
+}
+
 /// Core's `CScript::IsUnspendable`: `OP_RETURN` first, or too long to ever be spent.
 pub fn is_unspendable(script: &ScriptBuf) -> bool {
     script.as_bytes().first() == Some(&OP_RETURN) || script.len() > MAX_SCRIPT_SIZE
