@@ -14,7 +14,7 @@ use super::{ApiError, ApiResult, parse_txid};
 use crate::devnet::esplora::{RecentTx, TxStatus, lookup_tx};
 use crate::devnet::merkle::{merkle_block, merkle_branch};
 use crate::devnet::node::{BroadcastLimits, Devnet};
-use crate::devnet::package::decode_package;
+use crate::devnet::package::{MAX_PACKAGE_COUNT, decode_package};
 use crate::devnet::state::DevnetState;
 use crate::tx::{OutPoint, Transaction, Txid};
 use crate::units::{Amount, FeeRate, SAT_PER_BTC};
@@ -76,14 +76,33 @@ fn query_sats(q: &HashMap<String, String>, name: &str) -> ApiResult<Option<u64>>
 }
 
 /// `POST /txs/package`: a JSON array of hex transactions (a child and its parents,
-/// sorted), `?maxfeerate=`/`?maxburnamount=` as `submitpackage`'s; Core's answer.
+/// sorted), `?maxfeerate=`/`?maxburnamount=` as `submitpackage`'s; Core's answer. Like
+/// electrs, at most 25 items of 120 to 800,000 hex characters each are passed on.
 async fn post_package(
     State(state): State<DevnetState>,
     Query(q): Query<HashMap<String, String>>,
     body: String,
 ) -> ApiResult<Json<Value>> {
-    let raws: Vec<String> = serde_json::from_str(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid package: {e}")))?;
+    let raws: Vec<String> =
+        serde_json::from_str(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // electrs' own checks before it asks the node.
+    if raws.len() > MAX_PACKAGE_COUNT {
+        return Err(ApiError::bad_request(format!(
+            "Exceeded maximum of {MAX_PACKAGE_COUNT} transactions"
+        )));
+    }
+    for (index, raw) in raws.iter().enumerate() {
+        if !(120..800_000).contains(&raw.len()) {
+            return Err(ApiError::bad_request(format!(
+                "Invalid transaction size for item {index}"
+            )));
+        }
+        if hex::decode(raw).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "Invalid transaction hex for item {index}"
+            )));
+        }
+    }
     let max_burn = query_sats(&q, "maxburnamount")?.map_or(Amount::ZERO, Amount::from_sat);
     let limits = BroadcastLimits {
         max_fee_rate: query_sats(&q, "maxfeerate")?.map_or(
