@@ -1,6 +1,7 @@
 //! One module per area: chain backends, the command line, Bitcoin Core, the devnet, the
 //! peer-to-peer network, relays, and the BIPs' and Core's vectors.
 
+mod bdk_interop;
 mod chain_core;
 mod chain_esplora;
 mod chain_faults;
@@ -14,10 +15,14 @@ mod cli_via;
 mod cli_wallet;
 mod cli_wallet_errors;
 mod core_bitcoind;
+mod core_devnet_blocks;
 mod core_differential;
 mod devnet;
+mod devnet_esplora;
 mod devnet_kernel;
+mod devnet_packages;
 mod devnet_rpc;
+mod devnet_rpc_blocks;
 mod devnet_rules;
 mod layering;
 mod oracle;
