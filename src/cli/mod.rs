@@ -21,9 +21,12 @@ mod output;
 mod p2p;
 mod prompts;
 mod psbt;
+mod psbt_create;
+mod psbt_roles;
 mod relay;
 mod restore;
 mod send;
+mod sign;
 mod tx;
 mod wallets;
 
@@ -98,9 +101,11 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// The whole story on a throw-away local devnet, narrated, in one command.
     Demo(demo::DemoArgs),
-    /// Inspect PSBTs (BIP-0174).
+    /// PSBTs (BIP-0174, BIP-0370): create, decode, combine, finalize, extract.
     #[command(subcommand)]
     Psbt(psbt::PsbtCommand),
+    /// Sign a PSBT from any wallet with this wallet's keys (offline).
+    Sign(sign::SignArgs),
     /// Run the embedded local regtest chain with an Esplora API.
     Devnet(devnet::DevnetArgs),
     /// Sync, then show the wallet's balance (sats).
@@ -251,7 +256,8 @@ pub fn run(
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
         Command::Completions(args) => completions::run(&args),
-        Command::Psbt(cmd) => psbt::run_psbt(cmd, &ctx.out),
+        Command::Psbt(cmd) => psbt::run_psbt(&ctx, cmd, block_on),
+        Command::Sign(args) => sign::run(&ctx, args),
         Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
         Command::Devnet(args) => block_on(Box::pin(devnet::run(args, data_dir, &out))),
         Command::Demo(args) => block_on(Box::pin(demo::run(args, &out))),

@@ -59,11 +59,11 @@ pub struct SendArgs {
     #[arg(long, short)]
     pub yes: bool,
     #[command(flatten)]
-    sync: SyncArgs,
+    pub sync: SyncArgs,
     #[command(flatten)]
-    via: ViaArgs,
+    pub via: ViaArgs,
     #[command(flatten)]
-    p2p: P2pArgs,
+    pub p2p: P2pArgs,
 }
 
 #[derive(Serialize)]
@@ -180,7 +180,7 @@ fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> 
     s
 }
 
-fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliError> {
+pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Result<(), CliError> {
     if yes {
         return Ok(());
     }
@@ -220,6 +220,9 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
 /// `ferry send`.
 pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let wallet = ctx.open_wallet()?;
+    if !args.psbt && !wallet.paths.keystore().exists() {
+        return Err(super::sign::watch_only_error());
+    }
     let network = wallet.account.network;
     // Everything the user typed is checked before the network is touched.
     let address =
@@ -309,7 +312,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let built = builder::build_payment(&req, &synced.utxos, &mut rng).map_err(build_error)?;
 
     if args.psbt {
-        return emit_psbt(ctx, &wallet, &built);
+        return super::psbt_create::emit(ctx, &wallet, &built, change.index);
     }
     let text = summary(&built, &args.address, network);
     if !args.no_broadcast {
@@ -370,30 +373,6 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             text
         }
     })
-}
-
-fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
-    let mut psbt =
-        ferry::psbt::Psbt::from_unsigned_tx(built.tx.clone()).map_err(CliError::internal)?;
-    let cached = wallet.store.cached_txs()?;
-    for (i, u) in built.inputs.iter().enumerate() {
-        if u.txout.script_pubkey.is_p2pkh() {
-            let prev = cached
-                .iter()
-                .find(|t| t.tx.txid() == u.outpoint.txid)
-                .ok_or_else(|| CliError::internal("previous transaction not cached"))?;
-            psbt.set_non_witness_utxo(i, prev.tx.clone())
-                .map_err(CliError::internal)?;
-        } else {
-            psbt.set_witness_utxo(i, u.txout.clone())
-                .map_err(CliError::internal)?;
-        }
-    }
-    let b64 = psbt.to_base64();
-    ctx.out.emit(
-        &serde_json::json!({"psbt": b64, "fee_sat": built.fee.to_sat()}),
-        |_| b64.clone(),
-    )
 }
 
 /// Arguments of `ferry broadcast`.

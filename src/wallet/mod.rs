@@ -9,6 +9,7 @@ pub mod coin_selection;
 mod error;
 pub mod files;
 pub mod keystore;
+pub mod psbt;
 pub mod rng;
 pub mod signing;
 pub mod store;
