@@ -29,6 +29,7 @@ mod send;
 mod sign;
 mod tx;
 mod wallets;
+mod watch_only;
 
 use std::path::PathBuf;
 

@@ -207,6 +207,9 @@ pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Resul
 }
 
 fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
+    if wallet.is_watch_only() {
+        return Err(super::sign::watch_only_error());
+    }
     let password = prompts::existing_password(ctx.interactive)?;
     let secret = wallet.unlock(&password)?;
     let keys = signing::derive_keys(
@@ -220,7 +223,7 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
 /// `ferry send`.
 pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let wallet = ctx.open_wallet()?;
-    if !args.psbt && !wallet.paths.keystore().exists() {
+    if !args.psbt && wallet.is_watch_only() {
         return Err(super::sign::watch_only_error());
     }
     let network = wallet.account.network;

@@ -233,7 +233,7 @@ pub fn finalize_all(
 pub fn run(ctx: &Ctx, args: SignArgs) -> Result<(), CliError> {
     let mut psbt = parse_psbt(&file_or_stdin(&args.file, "PSBT")?)?;
     let wallet = ctx.open_wallet()?;
-    if !wallet.paths.keystore().exists() {
+    if wallet.is_watch_only() {
         return Err(watch_only_error());
     }
     let fee = psbt.fee().map_err(|e| {

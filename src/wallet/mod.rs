@@ -14,6 +14,7 @@ pub mod rng;
 pub mod signing;
 pub mod store;
 pub mod sync;
+pub mod watch_only;
 pub mod weights;
 
 pub use account::Account;
