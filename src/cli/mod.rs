@@ -28,6 +28,7 @@ mod restore;
 mod send;
 mod sign;
 mod tx;
+mod uri;
 mod wallets;
 mod watch_only;
 

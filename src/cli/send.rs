@@ -24,9 +24,10 @@ use ferry::p2p::P2pReport;
 /// Arguments of `ferry send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The recipient's address (of the wallet's network).
+    /// The recipient's address (of the wallet's network), or a BIP-0021 `bitcoin:` URI.
     pub address: String,
-    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max).
+    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max, or when the
+    /// URI gives one).
     pub amount: Option<String>,
     /// Fee rate in sat/vB (e.g. 2 or 1.5).
     #[arg(long, value_name = "SAT/VB", conflicts_with = "target")]
@@ -228,9 +229,10 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     }
     let network = wallet.account.network;
     // Everything the user typed is checked before the network is touched.
+    let payee = super::uri::payee(&args.address, args.amount.as_deref(), args.max)?;
     let address =
-        Address::parse(&args.address, network).map_err(|e| CliError::user("bad_address", e))?;
-    let amount = match (&args.amount, args.max) {
+        Address::parse(&payee.address, network).map_err(|e| CliError::user("bad_address", e))?;
+    let amount = match (&payee.amount, args.max) {
         (Some(a), false) => a
             .parse::<Amount>()
             .map_err(|e| CliError::user("bad_amount", e))?,
@@ -317,7 +319,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     if args.psbt {
         return super::psbt_create::emit(ctx, &wallet, &built, change.index);
     }
-    let text = summary(&built, &args.address, network);
+    let text = summary(&built, &payee.address, network);
     if !args.no_broadcast {
         confirm(ctx, args.yes, &text, "Sign and broadcast?")?;
     }
@@ -337,6 +339,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         || p2p.as_ref().is_some_and(P2pReport::handed_over);
     if accepted && built.change.is_some() {
         wallet.hand_out(KeyChain::Change, Some(change.index))?;
+    }
+    if accepted {
+        super::uri::remember_label(&wallet, &payee)?;
     }
     let report = SendReport {
         txid: tx.txid().to_string(),
