@@ -14,6 +14,7 @@ mod demo;
 mod devnet;
 mod error;
 mod export;
+mod handoff;
 mod identity;
 mod input;
 mod keystore;

@@ -46,6 +46,8 @@ pub struct PsbtCreateArgs {
     pub allow_high_fee: bool,
     #[command(flatten)]
     pub sync: SyncArgs,
+    #[command(flatten)]
+    pub handoff: super::handoff::HandoffArgs,
 }
 
 impl Default for P2pArgs {
@@ -81,6 +83,7 @@ pub async fn run(ctx: &Ctx, args: PsbtCreateArgs) -> Result<(), CliError> {
         sync: args.sync,
         via: ViaArgs::default(),
         p2p: P2pArgs::default(),
+        handoff: args.handoff,
     };
     super::send::send(ctx, send).await
 }
@@ -100,7 +103,13 @@ struct PsbtReport {
 
 /// Prints the unsigned PSBT of `built` (change at `change_index` on the change chain,
 /// which is recorded as handed out so the next PSBT does not reuse it).
-pub fn emit(ctx: &Ctx, wallet: &Wallet, built: &Built, change_index: u32) -> Result<(), CliError> {
+pub fn emit(
+    ctx: &Ctx,
+    wallet: &Wallet,
+    built: &Built,
+    change_index: u32,
+    handoff: &super::handoff::HandoffArgs,
+) -> Result<(), CliError> {
     let prev_txs: Vec<_> = wallet
         .store
         .cached_txs()?
@@ -133,6 +142,11 @@ pub fn emit(ctx: &Ctx, wallet: &Wallet, built: &Built, change_index: u32) -> Res
             "unsigned PSBT: pays {} sat, fee {} sat ({:.2} sat/vB at {} vB signed), {} input(s); sign it with `ferry sign`",
             report.amount_sat, report.fee_sat, report.fee_rate, report.vsize, report.inputs
         ));
+    }
+    if handoff.wanted() {
+        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
+        let kind = ferry::psbt::bbqr::FileType::Psbt;
+        return super::handoff::emit(ctx, handoff, &psbt.serialize(), kind, doc, &report.psbt);
     }
     ctx.out.emit(&report, |r| r.psbt.clone())
 }

@@ -65,6 +65,8 @@ pub struct SendArgs {
     pub via: ViaArgs,
     #[command(flatten)]
     pub p2p: P2pArgs,
+    #[command(flatten)]
+    pub handoff: super::handoff::HandoffArgs,
 }
 
 #[derive(Serialize)]
@@ -268,6 +270,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         ));
     }
 
+    if args.handoff.wanted() && !args.no_broadcast && !args.psbt {
+        return Err(CliError::user(
+            "handoff_needs_no_broadcast",
+            "--qr and --handoff give the signed transaction to someone else: add --no-broadcast",
+        ));
+    }
+    args.handoff.check()?;
     if args.p2p.p2p_network.is_some_and(|n| n != network) {
         return Err(CliError::user(
             "wrong_network",
@@ -317,7 +326,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let built = builder::build_payment(&req, &synced.utxos, &mut rng).map_err(build_error)?;
 
     if args.psbt {
-        return super::psbt_create::emit(ctx, &wallet, &built, change.index);
+        return super::psbt_create::emit(ctx, &wallet, &built, change.index, &args.handoff);
     }
     let text = summary(&built, &payee.address, network);
     if !args.no_broadcast {
@@ -367,6 +376,12 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             return Err(e);
         }
     }
+    if args.no_broadcast && args.handoff.wanted() {
+        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
+        let (bytes, hex) = (tx.serialize(), report.hex.clone());
+        let kind = ferry::psbt::bbqr::FileType::Transaction;
+        return super::handoff::emit(ctx, &args.handoff, &bytes, kind, doc, &hex);
+    }
     ctx.out.emit(&report, |r| {
         if args.no_broadcast {
             r.hex.clone()
@@ -386,7 +401,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
 /// Arguments of `ferry broadcast`.
 #[derive(Debug, Args)]
 pub struct BroadcastArgs {
-    /// The signed transaction in hex, or `-` for stdin.
+    /// The signed transaction in hex, or a file (or `-` for stdin) holding hex, a
+    /// finalized PSBT or BBQr frames.
+    #[arg(value_name = "HEX|FILE|-")]
     pub hex: String,
     #[command(flatten)]
     via: ViaArgs,
@@ -396,9 +413,7 @@ pub struct BroadcastArgs {
 
 /// `ferry broadcast`.
 pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
-    let hex = super::input::arg_or_stdin(&args.hex, "the transaction")?;
-    let tx = Transaction::from_hex(&hex)
-        .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}")))?;
+    let tx = super::handoff::read_transaction(&args.hex)?;
     ferry::tx::check_transaction(&tx)
         .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
     let p2p = match args.p2p.p2p_network {

@@ -31,6 +31,7 @@
 //! [BIP-0370]: https://github.com/bitcoin/bips/blob/master/bip-0370.mediawiki
 //! [BIP-0371]: https://github.com/bitcoin/bips/blob/master/bip-0371.mediawiki
 
+pub mod bbqr;
 mod decode;
 mod error;
 mod finalize;
