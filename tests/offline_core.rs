@@ -135,8 +135,62 @@ async fn core_psbts_are_signed_by_ferry_and_ferrys_by_core_roles() {
             rpc.test_accept(done["hex"].as_str().unwrap())
                 .await
                 .unwrap_or_else(|e| panic!("{name} v{version}: {e}"));
+            // ferry's own finalizer and decoder on Core's PSBT, in its version.
+            let (f2, p) = (w.f.clone(), signed["psbt"].as_str().unwrap().to_owned());
+            let (fin, dec) = blocking(move || {
+                let fin = f2
+                    .run_with_stdin(&["--json", "psbt", "finalize", "-"], &p, &[])
+                    .expect_code(0)
+                    .json();
+                let dec = f2
+                    .run_with_stdin(&["--json", "psbt", "decode", "-"], &p, &[])
+                    .expect_code(0)
+                    .json();
+                (fin, dec)
+            })
+            .await;
+            assert_eq!(
+                fin["hex"], done["hex"],
+                "{name} v{version}: ferry finalizes as Core"
+            );
+            assert_eq!(dec["fee_sat"], 2_000);
+            let core_dec = rpc.call("decodepsbt", json!([signed["psbt"]])).await;
+            assert_eq!(
+                core_dec["psbt_version"], version,
+                "Core reads ferry's output"
+            );
         }
     }
+
+    // A watch-only wallet from Core's own rendering of the descriptor (getdescriptorinfo
+    // adds the checksum, writes h for hardened steps): it sees the same coins.
+    let (w2, n2) = (w.clone(), names[3].clone());
+    let descs = blocking(move || descriptors(&w2, &n2)).await;
+    let body = descs[0].split_once('#').unwrap().0.to_owned();
+    let info = rpc.call("getdescriptorinfo", json!([body])).await;
+    let core_desc = info["descriptor"].as_str().unwrap().to_owned();
+    let (w2, n2) = (w.clone(), names[3].clone());
+    blocking(move || {
+        w2.f.run_with_stdin(
+            &[
+                "--json",
+                "--wallet",
+                "watch",
+                "create",
+                "--watch-only",
+                "--network",
+                "regtest",
+                "--descriptor",
+                &core_desc,
+            ],
+            "",
+            &[],
+        )
+        .expect_code(0);
+        assert_eq!(w2.balance("watch"), w2.balance(&n2), "{core_desc}");
+        eprintln!("Core's rendering: {core_desc}");
+    })
+    .await;
 
     // 2. ferry creates, Core analyzes; ferry signs, both finalize alike; Core mines it.
     for name in &names {

@@ -111,6 +111,15 @@ async fn watch_only_makes_offline_signs_a_friend_relays() {
             .unwrap()
             .contains("ferry psbt create")
     );
+    let refused = ferry_env(
+        &watcher,
+        &["--json", "keystore", "verify"],
+        &[("FERRY_PASSWORD", PASSWORD)],
+    )
+    .await
+    .expect_code(1)
+    .json();
+    assert_eq!(refused["error"]["code"], "watch_only");
 
     let created = ferry_env(
         &watcher,
