@@ -360,6 +360,14 @@ async fn bad_psbts_are_refused_with_their_code_and_nothing_written() {
             .contains("fee cannot be known")
     );
 
+    // A sighash type that lets others change what the signature pays.
+    let mut none = Psbt::from_base64(&segwit).unwrap();
+    none.inputs[0].sighash_type = Some(0x82);
+    let j = sign("segwit", &none.to_base64(), PASSWORD)
+        .expect_code(1)
+        .json();
+    assert_eq!(j["error"]["code"], "unsafe_sighash", "{j}");
+
     // Another network's wallet with the same seed, and a stranger's wallet.
     assert_eq!(code(sign("mainnet", &segwit, PASSWORD), 1), "wrong_network");
     assert_eq!(

@@ -121,6 +121,26 @@ fn check_network(wallet: &Wallet, psbt: &Psbt, own: &Ownership) -> Result<(), Cl
     Ok(())
 }
 
+/// Refuses to sign the wallet's inputs with any sighash type but ALL (or taproot's DEFAULT):
+/// the others (NONE, SINGLE, ANYONECANPAY) let whoever holds the PSBT next change what the
+/// signature pays — a PSBT from someone else must not be able to ask for that.
+fn check_sighash(psbt: &Psbt, own: &Ownership) -> Result<(), CliError> {
+    for (i, (input, owned)) in psbt.inputs.iter().zip(&own.inputs).enumerate() {
+        if let (Some(t), Some(_)) = (input.sighash_type, owned)
+            && t != 0x01
+            && t != 0x00
+        {
+            return Err(CliError::user(
+                "unsafe_sighash",
+                format!(
+                    "refusing to sign: input {i} asks for sighash type {t:#04x}, which lets others change what it pays; ferry signs with SIGHASH_ALL (DEFAULT for taproot) only"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn describe_owned(o: &Owned) -> String {
     match o.address {
         Some((KeyChain::Receive, i)) => format!("ours (receive {i})"),
@@ -255,6 +275,7 @@ pub fn run(ctx: &Ctx, args: SignArgs) -> Result<(), CliError> {
             ),
         ));
     }
+    check_sighash(&psbt, &own)?;
     let spent = psbt.spent_outputs().map_err(CliError::internal)?;
     let rate = ferry::wallet::weights::signed_weight(&psbt.unsigned_tx, &spent).and_then(|w| {
         let vb = w.to_vbytes_ceil();
