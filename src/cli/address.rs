@@ -21,9 +21,18 @@ pub struct AddressArgs {
     /// A change address (internal chain) instead of a receive address.
     #[arg(long)]
     change: bool,
-    /// Also draw the address as a QR code in the terminal.
+    /// Also draw the address (or the --uri) as a QR code in the terminal.
     #[arg(long)]
     qr: bool,
+    /// Print a BIP-0021 payment URI (bitcoin:ADDRESS?amount=…&label=…).
+    #[arg(long)]
+    uri: bool,
+    /// With --uri: the amount to ask for, with its unit (e.g. 150000sat, 0.0015btc).
+    #[arg(long, requires = "uri")]
+    amount: Option<String>,
+    /// With --uri: a label for the payer's wallet (also kept as this address's label).
+    #[arg(long, requires = "uri")]
+    label: Option<String>,
 }
 
 /// The JSON shape of an address (DESIGN.md section 3).
@@ -34,6 +43,8 @@ pub struct AddressView {
     index: u32,
     change: bool,
     script_pubkey: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
 }
 
 impl From<&WalletAddress> for AddressView {
@@ -44,6 +55,7 @@ impl From<&WalletAddress> for AddressView {
             index: a.index,
             change: a.chain == KeyChain::Change,
             script_pubkey: a.script_pubkey.to_hex(),
+            uri: None,
         }
     }
 }
@@ -64,6 +76,20 @@ pub fn qr_text(text: &str, address_type: AddressType) -> Result<String, CliError
         .build())
 }
 
+/// The address `hand_out` will give, so that a bad `--amount` is refused before anything
+/// is recorded.
+fn addr_preview(
+    wallet: &ferry::wallet::Wallet,
+    chain: KeyChain,
+    index: Option<u32>,
+) -> Result<String, CliError> {
+    let index = match index {
+        Some(i) => i,
+        None => wallet.store().next_unused_index(chain)?,
+    };
+    Ok(wallet.address_at(chain, index)?.address)
+}
+
 pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
     let wallet = ctx.open_wallet()?;
     let chain = if args.change {
@@ -77,15 +103,35 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
             "--index must be below 2147483648 (2^31, where hardened indexes start)",
         ));
     }
+    let uri = args
+        .uri
+        .then(|| {
+            super::uri::receive_uri(
+                &addr_preview(&wallet, chain, args.index)?,
+                args.amount.as_deref(),
+                args.label.as_deref(),
+            )
+        })
+        .transpose()?;
     let addr = wallet.hand_out(chain, args.index)?;
-    let view = AddressView::from(&addr);
+    let mut view = AddressView::from(&addr);
+    if let Some(label) = args.label.as_deref().filter(|l| !l.is_empty()) {
+        wallet.store().set_label("addr", &addr.address, label)?;
+    }
+    view.uri = uri;
+    let shown = view.uri.clone().unwrap_or_else(|| view.address.clone());
     let qr = if args.qr && !ctx.json {
-        Some(qr_text(&addr.address, wallet.account().address_type)?)
+        Some(match &view.uri {
+            // A URI keeps its case: only the address part may be upper-cased, and some
+            // wallets read the scheme case-sensitively; so it is drawn as written.
+            Some(u) => qr_text(u, AddressType::P2pkh)?,
+            None => qr_text(&addr.address, wallet.account().address_type)?,
+        })
     } else {
         None
     };
-    ctx.out.emit(&view, |v| match qr {
-        Some(q) => format!("{q}\n{}", v.address),
-        None => v.address.clone(),
+    ctx.out.emit(&view, |_| match qr {
+        Some(q) => format!("{q}\n{shown}"),
+        None => shown.clone(),
     })
 }

@@ -3,7 +3,6 @@
 
 use clap::Args;
 use ferry::p2p::P2pReport;
-use ferry::tx::Transaction;
 use serde::Serialize;
 
 use super::code::Code;
@@ -14,7 +13,9 @@ use super::{CliError, Ctx};
 /// Arguments of `ferry broadcast`.
 #[derive(Debug, Args)]
 pub struct BroadcastArgs {
-    /// The signed transaction in hex, or `-` for stdin.
+    /// The signed transaction in hex, or a file (or `-` for stdin) holding hex, a
+    /// finalized PSBT or BBQr frames.
+    #[arg(value_name = "HEX|FILE|-")]
     pub hex: String,
     #[command(flatten)]
     via: ViaArgs,
@@ -24,9 +25,7 @@ pub struct BroadcastArgs {
 
 /// `ferry broadcast`.
 pub(super) async fn run(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
-    let hex = super::input::arg_or_stdin(&args.hex, "the transaction")?;
-    let tx = Transaction::from_hex(&hex)
-        .map_err(|e| CliError::new(Code::MalformedTx, format!("not a transaction: {e}")))?;
+    let tx = super::handoff::read_transaction(&args.hex)?;
     ferry::tx::check_transaction(&tx)
         .map_err(|e| CliError::new(Code::InvalidTx, format!("the transaction is invalid: {e}")))?;
     let p2p = match args.p2p.p2p_network {

@@ -33,6 +33,15 @@ pub struct CreateArgs {
     /// Replace an existing wallet of this name; its files are kept as *.bak-<time>.
     #[arg(long)]
     force: bool,
+    /// A wallet without secrets, from public descriptors (see --descriptor).
+    #[arg(long, requires = "descriptor", conflicts_with_all = ["words", "address_type", "bip39_passphrase", "force"])]
+    pub watch_only: bool,
+    /// With --watch-only: the receive descriptor (with #checksum), e.g. from `ferry export descriptors`.
+    #[arg(long, value_name = "DESC", requires = "watch_only")]
+    pub descriptor: Option<String>,
+    /// With --watch-only: the change descriptor (default: the receive descriptor's /1/* branch).
+    #[arg(long, value_name = "DESC", requires = "watch_only")]
+    pub change_descriptor: Option<String>,
 }
 
 fn parse_words(s: &str) -> Result<WordCount, String> {
@@ -90,6 +99,9 @@ impl<'a> WalletCreated<'a> {
 }
 
 pub(super) fn run(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
+    if args.watch_only {
+        return super::watch_only::create(ctx, &args, args.network);
+    }
     let paths = ctx.wallet_paths()?;
     refuse_existing(&paths, args.force)?;
     prompts::require_password_source(ctx.interactive)?;

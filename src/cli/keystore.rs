@@ -28,6 +28,9 @@ pub(super) fn run(ctx: &Ctx, cmd: KeystoreCommand) -> Result<(), CliError> {
     match cmd {
         KeystoreCommand::Verify => {
             let wallet = ctx.open_wallet()?;
+            if wallet.is_watch_only() {
+                return Err(super::sign::watch_only_error());
+            }
             let password = prompts::existing_password(ctx.interactive)?;
             let started = Instant::now();
             let secret = wallet.unlock(&password)?;

@@ -17,6 +17,7 @@ mod error;
 mod export;
 mod fan_out;
 mod friends;
+mod handoff;
 mod identity;
 mod input;
 mod keystore;
@@ -24,11 +25,16 @@ mod output;
 mod p2p;
 mod prompts;
 mod psbt;
+mod psbt_create;
+mod psbt_roles;
 mod relay;
 mod restore;
 mod send;
+mod sign;
 mod tx;
+mod uri;
 mod wallets;
+mod watch_only;
 
 use std::path::PathBuf;
 
@@ -101,9 +107,11 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// The whole story on a throw-away local devnet, narrated, in one command.
     Demo(demo::DemoArgs),
-    /// Inspect PSBTs (BIP-0174).
+    /// PSBTs (BIP-0174, BIP-0370): create, decode, combine, finalize, extract.
     #[command(subcommand)]
     Psbt(psbt::PsbtCommand),
+    /// Sign a PSBT from any wallet with this wallet's keys (offline).
+    Sign(sign::SignArgs),
     /// Run the embedded local regtest chain with an Esplora API.
     Devnet(devnet::DevnetArgs),
     /// Sync, then show the wallet's balance (sats).
@@ -254,7 +262,8 @@ pub fn run(
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
         Command::Tx(cmd) => tx::run(&ctx, cmd),
         Command::Completions(args) => completions::run(&ctx, args),
-        Command::Psbt(cmd) => psbt::run(&ctx, cmd),
+        Command::Psbt(cmd) => psbt::run(&ctx, cmd, block_on),
+        Command::Sign(args) => sign::run(&ctx, args),
         Command::Friends(cmd) => friends::run(&ctx, cmd),
         Command::Devnet(args) => block_on(Box::pin(devnet::run(&ctx, args))),
         Command::Demo(args) => block_on(Box::pin(demo::run(&ctx, args))),

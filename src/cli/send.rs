@@ -27,9 +27,10 @@ use ferry::p2p::P2pReport;
 /// Arguments of `ferry send`.
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The recipient's address (of the wallet's network).
+    /// The recipient's address (of the wallet's network), or a BIP-0021 `bitcoin:` URI.
     pub address: String,
-    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max).
+    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max, or when the
+    /// URI gives one).
     pub amount: Option<String>,
     /// Fee rate in sat/vB (e.g. 2 or 1.5).
     #[arg(long, value_name = "SAT/VB", conflicts_with = "target")]
@@ -62,18 +63,13 @@ pub struct SendArgs {
     #[arg(long, short)]
     pub yes: bool,
     #[command(flatten)]
-    sync: SyncArgs,
+    pub sync: SyncArgs,
     #[command(flatten)]
-    via: ViaArgs,
+    pub via: ViaArgs,
     #[command(flatten)]
-    p2p: P2pArgs,
-}
-
-/// What `ferry send --psbt --json` prints.
-#[derive(Serialize)]
-struct PsbtReport {
-    psbt: String,
-    fee_sat: u64,
+    pub p2p: P2pArgs,
+    #[command(flatten)]
+    pub handoff: super::handoff::HandoffArgs,
 }
 
 /// What `ferry send --json` prints (DESIGN.md §3).
@@ -203,6 +199,9 @@ pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Resul
 }
 
 pub(super) fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
+    if wallet.is_watch_only() {
+        return Err(super::sign::watch_only_error());
+    }
     let password = prompts::existing_password(ctx.interactive)?;
     let secret = wallet.unlock(&password)?;
     let keys = signing::derive_keys(
@@ -216,11 +215,15 @@ pub(super) fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transact
 /// `ferry send`.
 pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let mut wallet = ctx.open_wallet()?;
+    if !args.psbt && wallet.is_watch_only() {
+        return Err(super::sign::watch_only_error());
+    }
     let network = wallet.network();
     // Everything the user typed is checked before the network is touched.
+    let payee = super::uri::payee(&args.address, args.amount.as_deref(), args.max)?;
     let address =
-        Address::parse(&args.address, network).map_err(|e| CliError::new(Code::BadAddress, e))?;
-    let amount = match (&args.amount, args.max) {
+        Address::parse(&payee.address, network).map_err(|e| CliError::new(Code::BadAddress, e))?;
+    let amount = match (&payee.amount, args.max) {
         (Some(a), false) => a
             .parse::<Amount>()
             .map_err(|e| CliError::new(Code::BadAmount, e))?,
@@ -254,6 +257,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         ));
     }
 
+    if args.handoff.wanted() && !args.no_broadcast && !args.psbt {
+        return Err(CliError::new(
+            Code::HandoffNeedsNoBroadcast,
+            "--qr and --handoff give the signed transaction to someone else: add --no-broadcast",
+        ));
+    }
+    args.handoff.check()?;
     if args.p2p.p2p_network.is_some_and(|n| n != network) {
         return Err(CliError::new(
             Code::WrongNetwork,
@@ -294,9 +304,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         .map_err(build_error)?;
 
     if args.psbt {
-        return emit_psbt(ctx, &wallet, &built);
+        return super::psbt_create::emit(ctx, &wallet, &built, change.index, &args.handoff);
     }
-    let text = summary(&built, &args.address, network);
+    let text = summary(&built, &payee.address, network);
     if !args.no_broadcast {
         confirm(ctx, args.yes, &text, "Sign and broadcast?")?;
     }
@@ -316,6 +326,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         || p2p.as_ref().is_some_and(P2pReport::handed_over);
     if accepted && built.change.is_some() {
         wallet.hand_out(KeyChain::Change, Some(change.index))?;
+    }
+    if accepted {
+        super::uri::remember_label(&wallet, &payee)?;
     }
     let report = SendReport {
         txid: tx.txid().to_string(),
@@ -340,6 +353,12 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         }
         return Err(e);
     }
+    if args.no_broadcast && args.handoff.wanted() {
+        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
+        let (bytes, hex) = (tx.serialize(), report.hex.clone());
+        let kind = ferry::psbt::bbqr::FileType::Transaction;
+        return super::handoff::emit(ctx, &args.handoff, &bytes, kind, doc, &hex);
+    }
     ctx.out.emit(&report, |r| {
         if args.no_broadcast {
             r.hex.clone()
@@ -354,13 +373,4 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             text
         }
     })
-}
-
-fn emit_psbt(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<(), CliError> {
-    let b64 = wallet.unsigned_psbt(built)?.to_base64();
-    let report = PsbtReport {
-        psbt: b64,
-        fee_sat: built.fee.to_sat(),
-    };
-    ctx.out.emit(&report, |r| r.psbt.clone())
 }

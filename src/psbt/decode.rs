@@ -20,6 +20,12 @@ pub struct DecodedPsbt {
     /// The explicit PSBT version, if the PSBT states one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub psbt_version: Option<u32>,
+    /// Version 2: the fallback locktime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_locktime: Option<u32>,
+    /// Version 2: the "transaction modifiable" flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_modifiable: Option<u8>,
     /// Global proprietary pairs, hex key data to hex value.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub proprietary: BTreeMap<String, String>,
@@ -267,6 +273,8 @@ impl Psbt {
                 .map(|(x, s)| (base58::encode_check(x), s.into()))
                 .collect(),
             psbt_version: self.version,
+            fallback_locktime: self.fallback_locktime,
+            tx_modifiable: self.tx_modifiable,
             proprietary: hex_map(&self.proprietary),
             unknown: hex_map(&self.unknown),
             inputs: self

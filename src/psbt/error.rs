@@ -92,8 +92,40 @@ pub enum PsbtError {
         input: usize,
     },
     /// The PSBT declares a version this implementation does not speak.
-    #[error("unsupported psbt version {0} (only version 0 is supported)")]
+    #[error("unsupported psbt version {0} (versions 0 and 2 are supported)")]
     UnsupportedVersion(u32),
+    /// A field that the PSBT's version does not allow (BIP-0370).
+    #[error("key type {key_type:#04x} in {location} is not allowed in a version {version} psbt")]
+    FieldNotInVersion {
+        /// The map.
+        location: Location,
+        /// The key type.
+        key_type: u64,
+        /// The PSBT's version.
+        version: u32,
+    },
+    /// A field that a version 2 PSBT requires is missing (BIP-0370).
+    #[error("{location} lacks {what}, which a version 2 psbt requires")]
+    MissingField {
+        /// The map.
+        location: Location,
+        /// The field's name.
+        what: &'static str,
+    },
+    /// The inputs of a version 2 PSBT require a height and a time locktime at once, which no
+    /// transaction can have (BIP-0370, "Determining Lock Time").
+    #[error(
+        "the inputs require both a block-height and a time locktime: no locktime satisfies them all"
+    )]
+    LocktimeUndetermined,
+    /// Two PSBTs to combine are of different versions.
+    #[error("cannot combine a version {ours} psbt with a version {theirs} one; convert one first")]
+    DifferentVersions {
+        /// This PSBT's version.
+        ours: u32,
+        /// The other's.
+        theirs: u32,
+    },
     /// The non-witness UTXO of an input is not the transaction its prevout names.
     #[error("non-witness utxo of input {input} has txid {actual}, but the input spends {expected}")]
     NonWitnessUtxoMismatch {

@@ -217,6 +217,10 @@ impl Psbt {
             final_script_witness: witness.map(Witness::from_items),
             proprietary: std::mem::take(&mut input.proprietary),
             unknown: std::mem::take(&mut input.unknown),
+            // Version 2's transaction fields stay: they are the transaction, not a signature.
+            required_time_locktime: input.required_time_locktime,
+            required_height_locktime: input.required_height_locktime,
+            explicit_sequence: input.explicit_sequence,
             ..Input::default()
         };
         *input = kept;

@@ -8,7 +8,7 @@ use super::{KeySource, TapKeyOrigin, TapLeafScript};
 use crate::hashes::{hash160, sha256, sha256d};
 use crate::script::ScriptBuf;
 use crate::tx::encode::Reader;
-use crate::tx::{Transaction, TxOut, Witness};
+use crate::tx::{Transaction, TxIn, TxOut, Witness};
 
 const NON_WITNESS_UTXO: u64 = 0x00;
 const WITNESS_UTXO: u64 = 0x01;
@@ -79,6 +79,13 @@ pub struct Input {
     pub proprietary: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Pairs of unknown types by whole key, kept to be written back unchanged.
     pub unknown: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Version 2: `PSBT_IN_REQUIRED_TIME_LOCKTIME` (a Unix time, at least 500000000).
+    pub required_time_locktime: Option<u32>,
+    /// Version 2: `PSBT_IN_REQUIRED_HEIGHT_LOCKTIME` (a block height, 1 to 499999999).
+    pub required_height_locktime: Option<u32>,
+    /// Version 2: whether `PSBT_IN_SEQUENCE` is written even when the sequence (kept in
+    /// the unsigned transaction) is 0xffffffff, its default.
+    pub explicit_sequence: bool,
 }
 
 fn check_preimage<const N: usize>(
@@ -239,8 +246,9 @@ impl Input {
         Ok(input)
     }
 
-    /// Appends the map, separator included, in Bitcoin Core's field order.
-    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+    /// Appends the map, separator included, in Bitcoin Core's field order; `v2` is the
+    /// transaction input whose fields a version 2 map carries.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>, v2: Option<&TxIn>) {
         if let Some(tx) = &self.non_witness_utxo {
             write_pair(out, NON_WITNESS_UTXO, &[], &tx.serialize());
         }
@@ -321,6 +329,9 @@ impl Input {
         if let Some(w) = &self.final_script_witness {
             write_pair(out, FINAL_SCRIPTWITNESS, &[], &raw::encode_witness(w));
         }
+        if let Some(txin) = v2 {
+            super::v2::write_input(out, self, txin);
+        }
         for (k, v) in &self.proprietary {
             write_pair(out, PROPRIETARY, k, v);
         }
@@ -354,8 +365,11 @@ impl Input {
             final_script_witness,
             tap_key_sig,
             tap_internal_key,
-            tap_merkle_root
+            tap_merkle_root,
+            required_time_locktime,
+            required_height_locktime
         );
+        self.explicit_sequence |= other.explicit_sequence;
         union!(
             partial_sigs,
             bip32_derivation,

@@ -1,5 +1,6 @@
-//! Partially signed Bitcoin transactions, version 0 (BIP-0174), with the BIP-0371 taproot
-//! fields.
+//! Partially signed Bitcoin transactions, version 0 (BIP-0174) and version 2 (BIP-0370),
+//! with the BIP-0371 taproot fields. A PSBT is written back in the version it was read in;
+//! [`Psbt::set_version`] converts (see the `v2` module).
 //!
 //! [`Psbt`] parses and writes the binary format and its base64 text form strictly: duplicate
 //! keys, key or value lengths a known type does not allow, a missing or non-empty unsigned
@@ -27,8 +28,10 @@
 //! ```
 //!
 //! [BIP-0174]: https://github.com/bitcoin/bips/blob/master/bip-0174.mediawiki
+//! [BIP-0370]: https://github.com/bitcoin/bips/blob/master/bip-0370.mediawiki
 //! [BIP-0371]: https://github.com/bitcoin/bips/blob/master/bip-0371.mediawiki
 
+pub mod bbqr;
 mod decode;
 mod error;
 mod finalize;
@@ -37,6 +40,7 @@ mod output;
 mod raw;
 mod roles;
 mod signer;
+mod v2;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,6 +57,7 @@ pub use error::{ExtractTxError, FeeError, FinalizeError, Location, PsbtError, Si
 pub use input::Input;
 pub use output::Output;
 pub use roles::{MAX_FEE_RATE, UpdateData};
+pub use v2::{LOCKTIME_THRESHOLD, compute_locktime};
 
 use crate::script::ScriptBuf;
 use crate::tx::Transaction;
@@ -125,15 +130,22 @@ pub struct TapTreeLeaf {
     pub script: ScriptBuf,
 }
 
-/// A partially signed Bitcoin transaction (BIP-0174 version 0).
+/// A partially signed Bitcoin transaction, version 0 (BIP-0174) or 2 (BIP-0370).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Psbt {
-    /// The transaction being signed; its scriptSigs and witnesses are empty.
+    /// The transaction being signed; its scriptSigs and witnesses are empty. In version 2
+    /// it is assembled from the per-input and per-output fields, its locktime computed
+    /// by [`compute_locktime`].
     pub unsigned_tx: Transaction,
     /// Extended public keys (78-byte serialization) with their origins.
     pub xpubs: BTreeMap<[u8; 78], KeySource>,
-    /// The explicit `PSBT_GLOBAL_VERSION`, if present (only 0 is accepted).
+    /// The explicit `PSBT_GLOBAL_VERSION`, if present: 0, or 2 for a BIP-0370 PSBT.
     pub version: Option<u32>,
+    /// Version 2: `PSBT_GLOBAL_FALLBACK_LOCKTIME`, the locktime when no input requires one.
+    pub fallback_locktime: Option<u32>,
+    /// Version 2: `PSBT_GLOBAL_TX_MODIFIABLE` (bit 0 inputs, bit 1 outputs may be added,
+    /// bit 2 an input is signed with SIGHASH_SINGLE).
+    pub tx_modifiable: Option<u8>,
     /// Proprietary global pairs (type 0xFC) by key data.
     pub proprietary: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Global pairs of unknown types by whole key.
@@ -203,7 +215,7 @@ impl Psbt {
                 GLOBAL_VERSION => {
                     pair.expect_no_key_data(loc)?;
                     let v = u32::from_le_bytes(pair.array_value(loc)?);
-                    if v != 0 {
+                    if v != 0 && v != 2 {
                         return Err(PsbtError::UnsupportedVersion(v));
                     }
                     version = Some(v);
@@ -216,26 +228,72 @@ impl Psbt {
                 }
             }
         }
-        let unsigned_tx = unsigned_tx.ok_or(PsbtError::MissingUnsignedTx)?;
-        check_unsigned(&unsigned_tx)?;
-
-        let mut inputs = Vec::with_capacity(unsigned_tx.input.len());
-        for i in 0..unsigned_tx.input.len() {
+        let v = version.unwrap_or(0);
+        let globals = v2::take_globals(&mut unknown, v)?;
+        let (n_inputs, n_outputs) = if v == 0 {
+            let tx = unsigned_tx.as_ref().ok_or(PsbtError::MissingUnsignedTx)?;
+            check_unsigned(tx)?;
+            (tx.input.len() as u64, tx.output.len() as u64)
+        } else {
+            if unsigned_tx.is_some() {
+                return Err(PsbtError::FieldNotInVersion {
+                    location: loc,
+                    key_type: GLOBAL_UNSIGNED_TX,
+                    version: 2,
+                });
+            }
+            (
+                globals.input_count.unwrap_or(0),
+                globals.output_count.unwrap_or(0),
+            )
+        };
+        // Every map takes at least its separator byte: a count beyond the bytes left is
+        // caught by reading, and never allocates.
+        let left = r.remaining();
+        let cap = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).min(left);
+        let mut inputs = Vec::with_capacity(cap(n_inputs));
+        let mut txins = Vec::new();
+        for i in 0..usize::try_from(n_inputs).unwrap_or(usize::MAX) {
             let pairs = raw::read_map(&mut r, Location::Input(i))?;
-            inputs.push(Input::decode(&pairs, i)?);
+            let mut input = Input::decode(&pairs, i)?;
+            if v == 0 {
+                v2::refuse_in_input(&input, i)?;
+            } else {
+                txins.push(v2::take_input(&mut input, i)?);
+            }
+            inputs.push(input);
         }
-        let mut outputs = Vec::with_capacity(unsigned_tx.output.len());
-        for i in 0..unsigned_tx.output.len() {
+        let mut outputs = Vec::with_capacity(cap(n_outputs));
+        let mut txouts = Vec::new();
+        for i in 0..usize::try_from(n_outputs).unwrap_or(usize::MAX) {
             let pairs = raw::read_map(&mut r, Location::Output(i))?;
-            outputs.push(Output::decode(&pairs, i)?);
+            let mut output = Output::decode(&pairs, i)?;
+            if v == 0 {
+                v2::refuse_in_output(&output.unknown, i)?;
+            } else {
+                txouts.push(v2::take_output(&mut output.unknown, i)?);
+            }
+            outputs.push(output);
         }
         if r.remaining() > 0 {
             return Err(PsbtError::TrailingData(r.remaining()));
         }
+        let unsigned_tx = match unsigned_tx {
+            Some(tx) => tx,
+            None => Transaction {
+                version: globals.tx_version.unwrap_or(2),
+                lock_time: compute_locktime(globals.fallback_locktime, &inputs)
+                    .ok_or(PsbtError::LocktimeUndetermined)?,
+                input: txins,
+                output: txouts,
+            },
+        };
         let psbt = Psbt {
             unsigned_tx,
             xpubs,
             version,
+            fallback_locktime: globals.fallback_locktime,
+            tx_modifiable: globals.tx_modifiable,
             proprietary,
             unknown,
             inputs,
@@ -259,9 +317,12 @@ impl Psbt {
 
     /// Returns the binary form.
     pub fn serialize(&self) -> Vec<u8> {
+        let v2 = self.psbt_version() == 2;
         let mut out = MAGIC.to_vec();
-        let tx = self.unsigned_tx.serialize_no_witness();
-        raw::write_pair(&mut out, GLOBAL_UNSIGNED_TX, &[], &tx);
+        if !v2 {
+            let tx = self.unsigned_tx.serialize_no_witness();
+            raw::write_pair(&mut out, GLOBAL_UNSIGNED_TX, &[], &tx);
+        }
         // Core orders xpubs by origin, then public key, then chain code.
         let mut xpubs: Vec<_> = self.xpubs.iter().collect();
         xpubs.sort_by(|(xa, sa), (xb, sb)| {
@@ -269,6 +330,9 @@ impl Psbt {
         });
         for (xpub, source) in xpubs {
             raw::write_pair(&mut out, GLOBAL_XPUB, xpub, &raw::encode_key_source(source));
+        }
+        if v2 {
+            v2::write_globals(&mut out, self);
         }
         if let Some(v) = self.version {
             raw::write_pair(&mut out, GLOBAL_VERSION, &[], &v.to_le_bytes());
@@ -280,11 +344,11 @@ impl Psbt {
             raw::write_raw_pair(&mut out, k, v);
         }
         out.push(0x00);
-        for input in &self.inputs {
-            input.encode_into(&mut out);
+        for (input, txin) in self.inputs.iter().zip(&self.unsigned_tx.input) {
+            input.encode_into(&mut out, v2.then_some(txin));
         }
-        for output in &self.outputs {
-            output.encode_into(&mut out);
+        for (output, txout) in self.outputs.iter().zip(&self.unsigned_tx.output) {
+            output.encode_into(&mut out, v2.then_some(txout));
         }
         out
     }

@@ -7,6 +7,7 @@ use super::input::{PROPRIETARY, decode_tap_key_origin, encode_tap_key_origin};
 use super::raw::{self, Pair, write_pair, write_raw_pair};
 use super::{KeySource, TapKeyOrigin, TapTreeLeaf};
 use crate::script::ScriptBuf;
+use crate::tx::TxOut;
 use crate::tx::encode::{Reader, write_var_bytes};
 
 const REDEEM_SCRIPT: u64 = 0x00;
@@ -113,8 +114,9 @@ impl Output {
         Ok(output)
     }
 
-    /// Appends the map, separator included, in Bitcoin Core's field order.
-    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+    /// Appends the map, separator included, in Bitcoin Core's field order; `v2` is the
+    /// transaction output whose amount and script a version 2 map carries.
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>, v2: Option<&TxOut>) {
         if let Some(s) = &self.redeem_script {
             write_pair(out, REDEEM_SCRIPT, &[], s.as_bytes());
         }
@@ -123,6 +125,9 @@ impl Output {
         }
         for (pk, source) in &self.bip32_derivation {
             write_pair(out, BIP32_DERIVATION, pk, &raw::encode_key_source(source));
+        }
+        if let Some(txout) = v2 {
+            super::v2::write_output(out, txout);
         }
         if let Some(k) = &self.tap_internal_key {
             write_pair(out, TAP_INTERNAL_KEY, &[], k);

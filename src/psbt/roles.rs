@@ -91,6 +91,8 @@ impl Psbt {
             unsigned_tx,
             xpubs: Default::default(),
             version: None,
+            fallback_locktime: None,
+            tx_modifiable: None,
             proprietary: Default::default(),
             unknown: Default::default(),
         })
@@ -222,11 +224,33 @@ impl Psbt {
     /// [`PsbtError::DifferentTransactions`] unless both are for the same unsigned
     /// transaction.
     pub fn combine(&mut self, other: Psbt) -> Result<(), PsbtError> {
-        if self.unsigned_tx != other.unsigned_tx {
+        let (ours, theirs) = (self.psbt_version(), other.psbt_version());
+        if ours != theirs {
+            return Err(PsbtError::DifferentVersions { ours, theirs });
+        }
+        // Version 2 signers may change sequences: Core compares without them.
+        let same = if ours == 2 {
+            super::v2::unique_tx(&self.unsigned_tx) == super::v2::unique_tx(&other.unsigned_tx)
+        } else {
+            self.unsigned_tx == other.unsigned_tx
+        };
+        if !same {
             return Err(PsbtError::DifferentTransactions {
                 ours: self.unsigned_tx.txid(),
                 theirs: other.unsigned_tx.txid(),
             });
+        }
+        if self.fallback_locktime.is_none() {
+            self.fallback_locktime = other.fallback_locktime;
+        }
+        if self.tx_modifiable.is_some() || other.tx_modifiable.is_some() {
+            // As Core: inputs/outputs stay modifiable only if both say so; "has
+            // SIGHASH_SINGLE" (bit 2) holds if either says so.
+            let (a, b) = (
+                self.tx_modifiable.unwrap_or(0),
+                other.tx_modifiable.unwrap_or(0),
+            );
+            self.tx_modifiable = Some((a & b) | ((a | b) & 0x04));
         }
         for (k, v) in other.xpubs {
             self.xpubs.entry(k).or_insert(v);

@@ -297,3 +297,24 @@ fn sighash_names() {
     assert_eq!(sighash_name(0x83), "SINGLE|ANYONECANPAY");
     assert_eq!(sighash_name(0x42), "66");
 }
+
+#[test]
+fn version_2_signs_finalizes_and_extracts_like_version_0() {
+    let (mut psbt, keys, funding) = every_kind();
+    psbt.set_version(2).unwrap();
+    // Through the version 2 wire form at every step, as another wallet would pass it on.
+    let mut psbt = Psbt::deserialize(&psbt.serialize()).unwrap();
+    assert_eq!(psbt.psbt_version(), 2);
+    psbt.sign_with_keys(&keys[..5]).unwrap();
+    let mut other = Psbt::deserialize(&psbt.serialize()).unwrap();
+    other.sign_with_keys(&keys[5..]).unwrap();
+    psbt.combine(other).unwrap();
+    let mut psbt = Psbt::deserialize(&psbt.serialize()).unwrap();
+    psbt.finalize().unwrap();
+    let psbt = Psbt::deserialize(&psbt.serialize()).unwrap();
+    assert_eq!(psbt.psbt_version(), 2);
+    assert!(psbt.inputs.iter().all(|i| i.explicit_sequence));
+    let tx = psbt.extract_tx().unwrap();
+    verify_transaction(&tx, &funding.output).unwrap();
+    assert_eq!(tx.input.len(), 8);
+}

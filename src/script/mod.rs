@@ -4,6 +4,7 @@
 pub mod address;
 pub mod asm;
 pub mod base58;
+pub mod bip21;
 pub mod opcodes;
 pub mod taproot;
 

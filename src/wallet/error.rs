@@ -48,6 +48,9 @@ pub enum WalletError {
     /// The keystore would not open.
     #[error(transparent)]
     Keystore(#[from] KeystoreError),
+    /// A PSBT could not be made for the wallet's payment.
+    #[error("cannot make the psbt: {0}")]
+    Psbt(String),
     /// The wallet database is damaged or from another version.
     #[error("wallet database {path}: {reason}")]
     Database {

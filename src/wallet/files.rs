@@ -225,9 +225,9 @@ pub struct WalletAddress {
 /// applied ([`Wallet::apply_sync`]; empty until then). Opening never reads the keystore.
 #[derive(Debug)]
 pub struct Wallet {
-    paths: WalletPaths,
-    store: WalletStore,
-    account: Account,
+    pub(super) paths: WalletPaths,
+    pub(super) store: WalletStore,
+    pub(super) account: Account,
     chain: SyncResult,
 }
 

@@ -11,11 +11,13 @@ pub mod fee_bump;
 pub mod fees;
 pub mod files;
 pub mod keystore;
+pub mod psbt;
 pub mod rng;
 pub mod signing;
 mod spending;
 pub mod store;
 pub mod sync;
+pub mod watch_only;
 pub mod weights;
 
 pub use account::Account;

@@ -89,6 +89,17 @@ impl Rpc {
             .map(|t| t.as_str().unwrap().to_owned())
             .collect()
     }
+
+    /// `testmempoolaccept` for one transaction: `Ok(())` or the reject reason.
+    pub async fn test_accept(&self, hex: &str) -> Result<(), String> {
+        let r = self.call("testmempoolaccept", json!([[hex]])).await;
+        let r = &r[0];
+        if r["allowed"].as_bool() == Some(true) {
+            Ok(())
+        } else {
+            Err(r["reject-reason"].as_str().unwrap_or_default().to_owned())
+        }
+    }
 }
 
 /// Where the node binary is: `BITCOIND_EXE`, or `None` (the test is skipped, saying so)

@@ -8,9 +8,11 @@
 //! devnet, BDK bumps it, and a second BDK wallet on the same descriptors — which saw the
 //! original — sees the replacement instead, its balance exact before and after a block.
 
-
 use std::str::FromStr;
 
+use crate::common::cli::Ferry;
+use crate::common::devnet::{Key, KeyType, Node};
+use crate::common::relay::{Relay, test_config, wait_until};
 use bdk_esplora::EsploraExt;
 use bdk_esplora::esplora_client::{self, BlockingClient};
 use bdk_wallet::bitcoin::secp256k1::Secp256k1;
@@ -19,9 +21,6 @@ use bdk_wallet::chain::ChainPosition;
 use bdk_wallet::descriptor::IntoWalletDescriptor;
 use bdk_wallet::signer::SignersContainer;
 use bdk_wallet::{KeychainKind, SignOptions, Wallet};
-use crate::common::cli::Ferry;
-use crate::common::devnet::{Key, KeyType, Node};
-use crate::common::relay::{Relay, test_config, wait_until};
 use ferry::identity::IdentityKey;
 use ferry::keys::Mnemonic;
 use ferry::relay::AuthMode;

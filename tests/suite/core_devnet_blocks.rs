@@ -10,7 +10,6 @@
 //! by its child; a package still too low; a package that is not a child with parents).
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::script::ScriptBuf;

@@ -6,7 +6,6 @@
 //! block's own bytes.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::devnet::block::{Block, REGTEST_GENESIS_HASH};
 use ferry::hashes::sha256d;

@@ -5,7 +5,6 @@
 //! restart of the devnet.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::tx::{OutPoint, Transaction, TxOut};
 use ferry::units::Amount;

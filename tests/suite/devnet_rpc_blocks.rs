@@ -4,7 +4,6 @@
 //! answers to a real Core's, field for field.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
-
 use crate::common::devnet::{Key, KeyType, Node};
 use ferry::devnet::block::Block;
 use ferry::hashes::sha256d;
