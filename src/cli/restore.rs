@@ -84,7 +84,7 @@ pub(super) fn run(ctx: &Ctx, args: RestoreArgs) -> Result<(), CliError> {
     // Questions need the terminal on stdin; with the words piped in there is none to ask.
     let interactive = ctx.interactive && !args.mnemonic_stdin;
     let network = prompts::network(interactive, args.network)?;
-    let address_type = prompts::address_type(interactive, args.address_type)?;
+    let address_type = prompts::address_type(interactive, network, args.address_type)?;
     let passphrase = prompts::bip39_passphrase(
         interactive,
         args.bip39_passphrase,

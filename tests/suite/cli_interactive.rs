@@ -205,3 +205,36 @@ fn interactive_restore_names_a_bad_word_then_restores_the_vector_wallet() {
     let got = f.run(&["address", "--json"]).expect_code(0).json();
     assert_eq!(got["address"], expected["address"]);
 }
+
+/// On signet the address-type prompt shows signet's shapes (`tb1q…`, `tb1p…`, `2…`,
+/// `m…/n…`), never mainnet's; restoring asks the same way.
+#[test]
+fn the_address_type_prompt_shows_the_chosen_networks_shapes() {
+    let restore = ["restore", "--network", "signet"];
+    for command in [&["create", "--network", "signet"][..], &restore[..]] {
+        let f = Ferry::new();
+        let mut s = spawn(&f, command);
+        if command[0] == "restore" {
+            s.expect("Mnemonic words").unwrap();
+            s.send_line(
+                "abandon abandon abandon abandon abandon abandon abandon abandon abandon \
+                 abandon abandon about",
+            )
+            .unwrap();
+        }
+        // The last choice's line ends the menu.
+        let c = s.expect("(BIP44)").unwrap();
+        let screen = format!("{}{}", before(&c), text(&c));
+        s.get_process_mut().exit(true).ok();
+        for shape in ["tb1q…", "tb1p…", "2…", "m…/n…"] {
+            assert!(
+                screen.contains(shape),
+                "{command:?}: {shape} not in\n{screen}"
+            );
+        }
+        assert!(
+            !screen.contains("bc1"),
+            "{command:?}: a mainnet shape in\n{screen}"
+        );
+    }
+}
