@@ -427,4 +427,40 @@ impl ChainBackend for EsploraBackend {
             Ok(txid)
         })
     }
+
+    fn submit_package<'a>(
+        &'a self,
+        txs: &'a [Transaction],
+    ) -> BoxFuture<'a, Result<Option<super::package::PackageOutcome>, ChainError>> {
+        Box::pin(async move {
+            let url = format!("{}/txs/package", self.base);
+            let body =
+                serde_json::to_string(&txs.iter().map(Transaction::to_hex).collect::<Vec<_>>())
+                    .map_err(|e| self.protocol(e.to_string()))?;
+            let resp = self
+                .send(|| {
+                    self.client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                })
+                .await?;
+            let status = resp.status();
+            let text = resp.text().await.map_err(|e| self.unreachable(e))?;
+            // A server without the route: no packages here.
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(ChainError::Rejected {
+                    reason: text.trim().to_owned(),
+                });
+            }
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| self.protocol(format!("txs/package answered {e}")))?;
+            super::package::PackageOutcome::from_core_json(&v)
+                .map(Some)
+                .map_err(|e| self.protocol(format!("txs/package: {e}")))
+        })
+    }
 }

@@ -9,6 +9,7 @@
 pub mod core_rpc;
 pub mod esplora;
 mod http;
+pub mod package;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -286,6 +287,17 @@ pub trait ChainBackend: Send + Sync {
 
     /// Broadcasts `tx`, returning its txid as the backend reports it.
     fn broadcast<'a>(&'a self, tx: &'a Transaction) -> BoxFuture<'a, Result<Txid, ChainError>>;
+
+    /// Submits a package (parents then their child) to be judged together, as Core's
+    /// `submitpackage`, so a parent below the node's floor can be carried by its child.
+    /// `None` where the backend takes no packages.
+    fn submit_package<'a>(
+        &'a self,
+        txs: &'a [Transaction],
+    ) -> BoxFuture<'a, Result<Option<package::PackageOutcome>, ChainError>> {
+        let _ = txs;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `ferry bump`: a BIP-0125 replacement of an unconfirmed payment at a higher fee rate,
-//! planned by [`ferry::wallet::Wallet::build_fee_bump`].
+//! planned by [`ferry::wallet::Wallet::build_fee_bump`]; with `--cpfp`, a child that pays
+//! for it instead ([`super::cpfp`]).
 
 use clap::Args;
 use ferry::units::{Amount, FeeRate};
@@ -30,7 +31,7 @@ fn bump_error(e: BumpError) -> CliError {
 /// Arguments of `ferry bump`.
 #[derive(Debug, Args)]
 pub struct BumpArgs {
-    /// The transaction to replace.
+    /// The transaction to replace (or, with --cpfp, to pay for).
     pub txid: String,
     /// The new fee rate in sat/vB.
     #[arg(long, value_name = "SAT/VB")]
@@ -41,8 +42,12 @@ pub struct BumpArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub yes: bool,
+    /// Child pays for parent: spend the wallet's output of the transaction (a payment of
+    /// its own or to it) so that the pair reaches --fee-rate, instead of replacing it.
+    #[arg(long)]
+    pub cpfp: bool,
     #[command(flatten)]
-    sync: SyncArgs,
+    pub sync: SyncArgs,
 }
 
 /// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
@@ -58,6 +63,9 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
             Code::ConfirmationRequired,
             "no terminal to confirm the replacement on: check the details and pass --yes",
         ));
+    }
+    if args.cpfp {
+        return super::cpfp::run(ctx, txid, fee_rate, &args).await;
     }
     let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
     let plan = wallet

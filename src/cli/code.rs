@@ -94,6 +94,8 @@ pub enum Code {
     UnsupportedUri,
     BadUri,
     UnsupportedDescriptor,
+    NoOutputOfOurs,
+    AlreadyPays,
     /// A bug or an environment problem (exit 4).
     Internal,
 }
@@ -189,6 +191,8 @@ impl Code {
         Code::UnsupportedUri,
         Code::BadUri,
         Code::UnsupportedDescriptor,
+        Code::NoOutputOfOurs,
+        Code::AlreadyPays,
         Code::Internal,
     ];
 
@@ -282,6 +286,8 @@ impl Code {
             Code::UnsupportedUri => "unsupported_uri",
             Code::BadUri => "bad_uri",
             Code::UnsupportedDescriptor => "unsupported_descriptor",
+            Code::NoOutputOfOurs => "no_output_of_ours",
+            Code::AlreadyPays => "already_pays",
             Code::Internal => "internal",
         }
     }

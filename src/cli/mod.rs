@@ -10,6 +10,7 @@ mod bump;
 mod chain;
 mod code;
 mod completions;
+mod cpfp;
 mod create;
 mod demo;
 mod devnet;

@@ -6,6 +6,7 @@ mod account;
 pub mod builder;
 pub mod cache;
 pub mod coin_selection;
+pub mod cpfp;
 mod error;
 pub mod fee_bump;
 pub mod fees;

@@ -249,3 +249,82 @@ fn fee_bumps_are_refused_with_the_reason() {
         Err(BumpError::NotOurs { .. })
     ));
 }
+
+#[test]
+fn a_child_lifts_the_pair_to_the_rate_asked() {
+    use crate::wallet::cpfp::CpfpError;
+    let s = story(true, 0xffff_fffd);
+    let w = &s.wallet;
+    let change = w.next_change_address().unwrap();
+    let rate = |r| FeeRate::from_sat_per_vb(r).unwrap();
+    let cpfp = w
+        .build_cpfp(s.payment.txid(), rate(20), &change, false, None)
+        .unwrap();
+    let child = &cpfp.built.tx;
+    assert_eq!(cpfp.parent_fee, Amount::from_sat(1_000));
+    assert_eq!(child.input[0].previous_output.txid, s.payment.txid());
+    assert_eq!(child.input[0].previous_output.vout, 1, "our change output");
+    let (pv, cv) = (s.payment.vsize(), cpfp.built.weight.to_vbytes_ceil());
+    let total = cpfp.parent_fee.to_sat() + cpfp.built.fee.to_sat();
+    assert_eq!(total, 20 * (pv + cv), "the pair pays exactly 20 sat/vB");
+    assert!(cpfp.package_fee_rate >= rate(20));
+    assert_eq!(
+        child.output[0].value.to_sat() + cpfp.built.fee.to_sat(),
+        39_000
+    );
+    assert_eq!(child.output[0].script_pubkey, change.script_pubkey);
+
+    // The refusals, each with its reason.
+    assert!(matches!(
+        w.build_cpfp(s.payment.txid(), rate(5), &change, false, None),
+        Err(CpfpError::AlreadyPays { .. })
+    ));
+    assert!(matches!(
+        w.build_cpfp(s.funding.txid(), rate(20), &change, false, None),
+        Err(CpfpError::AlreadyConfirmed { height: 5, .. })
+    ));
+    assert_eq!(
+        w.build_cpfp(
+            Txid::from_byte_array([4; 32]),
+            rate(20),
+            &change,
+            false,
+            None
+        ),
+        Err(CpfpError::UnknownTx(Txid::from_byte_array([4; 32])))
+    );
+    assert_eq!(
+        w.build_cpfp(s.payment.txid(), rate(2_000), &change, false, None),
+        Err(CpfpError::HighFee(rate(2_000)))
+    );
+    assert!(matches!(
+        w.build_cpfp(s.payment.txid(), rate(1_000), &change, true, None),
+        Err(CpfpError::CannotReach { .. })
+    ));
+    // Without the funding transaction the parent's fee cannot be known.
+    let partial = story(false, 0xffff_fffd);
+    assert_eq!(
+        partial
+            .wallet
+            .build_cpfp(partial.payment.txid(), rate(20), &change, false, None),
+        Err(CpfpError::UnknownParentFee(partial.payment.txid()))
+    );
+    // Unless the caller looked up what it spends.
+    let parent = partial
+        .wallet
+        .parent_needing_prevouts(partial.payment.txid())
+        .unwrap();
+    let spent = [s.funding.output[0].clone()];
+    assert_eq!(parent.input.len(), spent.len());
+    let cpfp = partial
+        .wallet
+        .build_cpfp(
+            partial.payment.txid(),
+            rate(20),
+            &change,
+            false,
+            Some(&spent),
+        )
+        .unwrap();
+    assert_eq!(cpfp.parent_fee, Amount::from_sat(1_000));
+}

@@ -17,6 +17,7 @@ mod cli_wallet_errors;
 mod core_bitcoind;
 mod core_devnet_blocks;
 mod core_differential;
+mod cpfp;
 mod devnet;
 mod devnet_esplora;
 mod devnet_kernel;

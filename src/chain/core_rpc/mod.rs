@@ -366,4 +366,21 @@ impl ChainBackend for CoreRpcBackend {
             }
         })
     }
+
+    fn submit_package<'a>(
+        &'a self,
+        txs: &'a [Transaction],
+    ) -> BoxFuture<'a, Result<Option<super::package::PackageOutcome>, ChainError>> {
+        Box::pin(async move {
+            let hexes: Vec<String> = txs.iter().map(Transaction::to_hex).collect();
+            match self.call("submitpackage", json!([hexes])).await? {
+                Ok(v) => super::package::PackageOutcome::from_core_json(&v)
+                    .map(Some)
+                    .map_err(|e| self.protocol(format!("submitpackage: {e}"))),
+                // A node too old for packages.
+                Err(e) if e.code == -32601 => Ok(None),
+                Err(e) => Err(ChainError::Rejected { reason: e.message }),
+            }
+        })
+    }
 }

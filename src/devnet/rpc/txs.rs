@@ -202,10 +202,21 @@ pub(super) fn getmempoolentry(d: &mut Devnet, params: &[Value]) -> Result<Value,
         .mempool()
         .get(&txid)
         .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))?;
+    // Core's package figures: this transaction with its in-mempool ancestors.
+    let ancestors: Vec<_> = d
+        .mempool()
+        .ancestors(&txid)
+        .iter()
+        .filter_map(|t| d.mempool().get(t))
+        .collect();
+    let ancestor_size = e.vsize + ancestors.iter().map(|a| a.vsize).sum::<u64>();
+    let ancestor_fees = e.fee.to_sat() + ancestors.iter().map(|a| a.fee.to_sat()).sum::<u64>();
     Ok(json!({
         "vsize": e.vsize,
         "weight": e.tx.weight().to_wu(),
-        "fees": {"base": btc(e.fee.to_sat())},
+        "ancestorcount": ancestors.len() + 1,
+        "ancestorsize": ancestor_size,
+        "fees": {"base": btc(e.fee.to_sat()), "ancestor": btc(ancestor_fees)},
         "bip125-replaceable": e.tx.input.iter().any(|i| i.sequence <= 0xffff_fffd),
     }))
 }

@@ -1,0 +1,133 @@
+//! `ferry bump TXID --cpfp --fee-rate R`: child pays for parent. The child is planned by
+//! [`ferry::wallet::Wallet::build_cpfp`]; parent and child go to the backend as a package
+//! where it takes packages (Core's `submitpackage`, Esplora's `POST /txs/package`), so a
+//! parent below the node's floor still gets in; elsewhere the child alone.
+
+use ferry::keys::KeyChain;
+use ferry::tx::Txid;
+use ferry::units::FeeRate;
+use ferry::wallet::cpfp::CpfpError;
+use serde::Serialize;
+
+use super::bump::BumpArgs;
+use super::code::Code;
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
+use super::send::{confirm, sign};
+use super::{CliError, Ctx};
+
+fn cpfp_error(e: CpfpError) -> CliError {
+    let code = match &e {
+        CpfpError::UnknownTx(_) => Code::UnknownTx,
+        CpfpError::AlreadyConfirmed { .. } => Code::AlreadyConfirmed,
+        CpfpError::NoOutputOfOurs(_) => Code::NoOutputOfOurs,
+        CpfpError::UnknownParentFee(_) => Code::UnknownFee,
+        CpfpError::AlreadyPays { .. } => Code::AlreadyPays,
+        CpfpError::CannotReach { .. } => Code::InsufficientFunds,
+        CpfpError::HighFee(_) => Code::HighFee,
+        CpfpError::Unsignable | _ => return CliError::internal(e),
+    };
+    CliError::new(code, e)
+}
+
+/// What `ferry bump --cpfp --json` prints (DESIGN.md §3).
+#[derive(Debug, Serialize)]
+struct CpfpReport {
+    /// The child.
+    txid: String,
+    parent: String,
+    hex: String,
+    fee_sat: u64,
+    vsize: u64,
+    /// Both fees over both sizes, sat/vB.
+    package_fee_rate: f64,
+    /// `package` (parent and child judged together) or `child` (the child alone).
+    submitted: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    broadcast: Vec<BroadcastOutcome>,
+}
+
+/// Runs `bump --cpfp` for the wallet's unconfirmed `parent`.
+pub(super) async fn run(
+    ctx: &Ctx,
+    parent: Txid,
+    fee_rate: FeeRate,
+    args: &BumpArgs,
+) -> Result<(), CliError> {
+    let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
+    let change = wallet.next_change_address()?;
+    // A payment to us whose fee the backend did not report: look up what it spends.
+    let spent = match wallet.parent_needing_prevouts(parent) {
+        Some(tx) => {
+            let mut spent = Vec::with_capacity(tx.input.len());
+            for input in &tx.input {
+                match backend.prevout(input.previous_output).await? {
+                    Some(out) => spent.push(out),
+                    None => break,
+                }
+            }
+            Some(spent)
+        }
+        None => None,
+    };
+    let plan = wallet
+        .build_cpfp(
+            parent,
+            fee_rate,
+            &change,
+            args.allow_high_fee,
+            spent.as_deref(),
+        )
+        .map_err(cpfp_error)?;
+    let text = format!(
+        "Speed up {parent} with a child: the parent pays {}, the child {}; together {}",
+        plan.parent_fee,
+        plan.built.fee,
+        plan.package_fee_rate.display_sat_per_vb()
+    );
+    confirm(ctx, args.yes, &text, "Sign and broadcast the child?")?;
+    let child = sign(ctx, &wallet, &plan.built)?;
+    let package = [plan.parent.clone(), child.clone()];
+    let (submitted, broadcast) = match backend.submit_package(&package).await? {
+        Some(outcome) if outcome.accepted() => ("package", Vec::new()),
+        Some(outcome) => {
+            let why: Vec<String> = outcome
+                .results
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.txid)))
+                .collect();
+            return Err(CliError::new(
+                Code::TxRejected,
+                format!(
+                    "{} refused the package ({}): {}; nothing was broadcast",
+                    backend.describe(),
+                    outcome.message,
+                    why.join("; ")
+                ),
+            ));
+        }
+        None => {
+            let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
+                .broadcast(&child)
+                .await;
+            finish_broadcast(&outcomes, false)?;
+            ("child", outcomes)
+        }
+    };
+    wallet.hand_out(KeyChain::Change, Some(change.index))?;
+    let report = CpfpReport {
+        txid: child.txid().to_string(),
+        parent: parent.to_string(),
+        hex: child.to_hex(),
+        fee_sat: plan.built.fee.to_sat(),
+        vsize: child.vsize(),
+        package_fee_rate: plan.package_fee_rate.to_sat_per_vb_f64(),
+        submitted,
+        broadcast,
+    };
+    ctx.out.emit(&report, |r| {
+        format!(
+            "{} pays for {}: fee {} sat, {:.3} sat/vB for the pair (sent as a {})",
+            r.txid, r.parent, r.fee_sat, r.package_fee_rate, r.submitted
+        )
+    })
+}
