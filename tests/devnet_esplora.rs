@@ -179,6 +179,12 @@ async fn block_routes_shapes_and_errors() {
         assert!(b["timestamp"].is_u64() && b["mediantime"].is_u64());
         assert!(b["bits"].is_u64() && b["nonce"].is_u64() && b["version"].is_u64());
         assert_eq!(b["bits"], 0x207f_ffff);
+        // serde_json reads floats to within an ulp or so.
+        let difficulty = b["difficulty"].as_f64().unwrap();
+        assert!(
+            (difficulty - 4.656_542_373_906_925e-10).abs() < 1e-24,
+            "{difficulty}"
+        );
         if i + 1 < blocks.len() {
             assert_eq!(b["previousblockhash"], blocks[i + 1]["id"]);
         }
