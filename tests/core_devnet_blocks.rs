@@ -191,13 +191,16 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
         let txid = t["txid"].as_str().unwrap();
         let decoded = same(&dev, &core.rpc, "decoderawtransaction", json!([t["hex"]])).await;
         assert_eq!(decoded["txid"], t["txid"]);
-        same(
-            &dev,
-            &core.rpc,
-            "getrawtransaction",
-            json!([txid, true, special_hash]),
-        )
-        .await;
+        for verbosity in [json!(true), json!(2)] {
+            let v = same(
+                &dev,
+                &core.rpc,
+                "getrawtransaction",
+                json!([txid, verbosity, special_hash]),
+            )
+            .await;
+            assert_eq!(v["in_active_chain"], true);
+        }
         same(
             &dev,
             &core.rpc,
@@ -304,6 +307,17 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     core_pool.sort();
     assert_eq!(dev_pool, core_pool);
     assert_eq!(dev_pool.len(), 5);
+    for txid in &dev_pool {
+        for verbosity in [0, 1, 2] {
+            same(
+                &dev,
+                &core.rpc,
+                "getrawtransaction",
+                json!([txid, verbosity]),
+            )
+            .await;
+        }
+    }
 
     node.stop().await;
     core.stop().await;
