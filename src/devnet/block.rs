@@ -14,6 +14,9 @@ use crate::units::{Amount, Weight};
 
 /// Regtest's proof-of-work limit in compact form (`powLimit`, never retargeted).
 pub const REGTEST_BITS: u32 = 0x207f_ffff;
+/// The difficulty of a regtest block as Core and Esplora show it: its target against
+/// mainnet's difficulty-1 target (`0x1d00ffff`).
+pub const REGTEST_DIFFICULTY: f64 = 4.656_542_373_906_925e-10;
 /// Blocks between subsidy halvings on regtest (`nSubsidyHalvingInterval`).
 pub const HALVING_INTERVAL: u32 = 150;
 /// Confirmations a coinbase output needs before it may be spent (`COINBASE_MATURITY`).

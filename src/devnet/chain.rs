@@ -70,6 +70,14 @@ fn block_err(reason: &str, debug: impl Into<String>) -> ChainError {
     }
 }
 
+/// What a checked block does to the UTXO set.
+struct BlockDelta {
+    /// The outputs it spends.
+    spent: Vec<OutPoint>,
+    /// The outputs it creates (some may be among `spent`).
+    created: HashMap<OutPoint, Coin>,
+}
+
 /// The chain: every block from genesis, the UTXO set and a txid index.
 #[derive(Debug)]
 pub struct Chain {
@@ -240,8 +248,8 @@ impl Chain {
         let prev_mtp = self.contextual_check_block_header(&block.header, now)?;
         check_block(&block)?;
         self.contextual_check_block(&block, height, prev_mtp)?;
-        let (spent, created) = self.connect_checked(&block, height, verify_scripts)?;
-        self.apply(block, height, spent, created);
+        let delta = self.connect_checked(&block, height, verify_scripts)?;
+        self.apply(block, height, delta);
         Ok(())
     }
 
@@ -327,13 +335,12 @@ impl Chain {
     /// block), matured, covering their outputs, BIP-0068 sequence locks, scripts (when
     /// `verify_scripts`), and a coinbase paying at most subsidy plus fees. Returns what
     /// the block spends and creates, for [`apply`](Self::apply).
-    #[allow(clippy::type_complexity)]
     fn connect_checked(
         &self,
         block: &Block,
         height: u32,
         verify_scripts: bool,
-    ) -> Result<(Vec<OutPoint>, HashMap<OutPoint, Coin>), ChainError> {
+    ) -> Result<BlockDelta, ChainError> {
         let mut seen = HashSet::new();
         for tx in &block.txdata {
             let txid = tx.txid();
@@ -424,17 +431,12 @@ impl Chain {
                 ),
             ));
         }
-        Ok((spent, created))
+        Ok(BlockDelta { spent, created })
     }
 
     /// Applies a checked block: the UTXO set, the txid index and the block list.
-    fn apply(
-        &mut self,
-        block: Block,
-        height: u32,
-        spent: Vec<OutPoint>,
-        mut created: HashMap<OutPoint, Coin>,
-    ) {
+    fn apply(&mut self, block: Block, height: u32, delta: BlockDelta) {
+        let BlockDelta { spent, mut created } = delta;
         for op in spent {
             self.utxos.remove(&op);
             created.remove(&op);

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::block::BlockHash;
+use super::block::{BlockHash, REGTEST_DIFFICULTY};
 use super::chain::Chain;
 use super::index::ScriptHash;
 use super::node::{Confirmation, Devnet, Utxo};
@@ -160,7 +160,7 @@ pub struct ScriptStats {
 }
 
 /// A block (`GET /block/:hash`, `/blocks`), as electrs serializes it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BlockValue {
     /// The block hash.
     pub id: BlockHash,
@@ -186,8 +186,8 @@ pub struct BlockValue {
     pub nonce: u32,
     /// nBits, as a number.
     pub bits: u32,
-    /// Difficulty relative to the network's easiest target: 1 on regtest.
-    pub difficulty: u64,
+    /// Difficulty against mainnet's difficulty-1 target, as electrs (and Core) show it.
+    pub difficulty: f64,
 }
 
 impl BlockValue {
@@ -210,7 +210,7 @@ impl BlockValue {
             mediantime: chain.median_time_past(height),
             nonce: h.nonce,
             bits: h.bits,
-            difficulty: 1,
+            difficulty: REGTEST_DIFFICULTY,
         })
     }
 }

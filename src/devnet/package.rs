@@ -151,6 +151,22 @@ fn reconsiderable(r: &Reject) -> bool {
         || r.reason == "replacement-failed"
 }
 
+/// What evaluating transactions together gave: the package message when it failed, and
+/// a result (with what it replaced) for each transaction it has one for.
+struct Together {
+    message: Option<String>,
+    results: Vec<(Wtxid, TxOutcome, Vec<Txid>)>,
+}
+
+impl Together {
+    fn failed(message: String, results: Vec<(Wtxid, TxOutcome, Vec<Txid>)>) -> Self {
+        Together {
+            message: Some(message),
+            results,
+        }
+    }
+}
+
 fn rate_of(fee: Amount, vsize: u64) -> FeeRate {
     FeeRate::from_sat_per_kvb(fee.to_sat() * 1000 / vsize.max(1))
 }
@@ -344,11 +360,11 @@ impl Devnet {
             }
         }
         if !quit_early && !to_evaluate.is_empty() {
-            let (msg, together) = self.accept_together(&to_evaluate, limits);
-            if let Some(msg) = msg {
+            let together = self.accept_together(&to_evaluate, limits);
+            if let Some(msg) = together.message {
                 message = msg;
             }
-            for (wtxid, outcome, gone) in together {
+            for (wtxid, outcome, gone) in together.results {
                 replaced.extend(gone);
                 outcomes.insert(wtxid, outcome);
             }
@@ -387,15 +403,10 @@ impl Devnet {
     /// `AcceptMultipleTransactions`): every check but the floor against a copy of the
     /// mempool holding the earlier ones, then the floor on their combined fee rate.
     /// Returns the package message when it failed, and the results it has.
-    #[allow(clippy::type_complexity)]
-    fn accept_together(
-        &mut self,
-        txs: &[&Transaction],
-        limits: &BroadcastLimits,
-    ) -> (Option<String>, Vec<(Wtxid, TxOutcome, Vec<Txid>)>) {
+    fn accept_together(&mut self, txs: &[&Transaction], limits: &BroadcastLimits) -> Together {
         let owned: Vec<Transaction> = txs.iter().map(|t| (*t).clone()).collect();
         if let Err(why) = check_well_formed(&owned) {
-            return (Some(why), Vec::new());
+            return Together::failed(why, Vec::new());
         }
         let mut view = self.mempool().clone();
         let mut accepted: Vec<Accepted> = Vec::new();
@@ -412,8 +423,8 @@ impl Devnet {
                 });
             match result {
                 Ok(a) if !a.replaced.is_empty() => {
-                    return (
-                        Some("package RBF failed: the devnet does not replace in packages".into()),
+                    return Together::failed(
+                        "package RBF failed: the devnet does not replace in packages".into(),
                         Vec::new(),
                     );
                 }
@@ -428,8 +439,8 @@ impl Devnet {
                     } else {
                         "transaction failed"
                     };
-                    return (
-                        Some(message.into()),
+                    return Together::failed(
+                        message.into(),
                         vec![(wtxid, TxOutcome::Failed(r), Vec::new())],
                     );
                 }
@@ -440,8 +451,8 @@ impl Devnet {
         let includes: Vec<Wtxid> = txs.iter().map(|t| t.wtxid()).collect();
         if let Err(r) = check_fee_floor(fee, vsize) {
             let child = *includes.last().expect("at least two transactions");
-            return (
-                Some("transaction failed".into()),
+            return Together::failed(
+                "transaction failed".into(),
                 vec![(child, TxOutcome::Failed(r), Vec::new())],
             );
         }
@@ -459,7 +470,10 @@ impl Devnet {
             };
             out.push((wtxid, outcome, a.replaced));
         }
-        (None, out)
+        Together {
+            message: None,
+            results: out,
+        }
     }
 }
 

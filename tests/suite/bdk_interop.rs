@@ -109,9 +109,14 @@ async fn bdk_wallet_scans_pays_ferry_and_syncs_exactly() {
     node.faucet(&addrs[1].to_string(), 30_000).await;
 
     let (client, mut wallet) = blocking(move || {
+        let started = std::time::Instant::now();
         let request = wallet.start_full_scan().build();
         let update = client.full_scan(request, STOP_GAP, PARALLEL).unwrap();
         wallet.apply_update(update).unwrap();
+        println!(
+            "BDK full_scan (stop gap {STOP_GAP}): {:?}",
+            started.elapsed()
+        );
         (client, wallet)
     })
     .await;
@@ -198,9 +203,11 @@ async fn bdk_wallet_scans_pays_ferry_and_syncs_exactly() {
 
     // BDK syncs: everything confirmed, less what it paid and its fee.
     let wallet = blocking(move || {
+        let started = std::time::Instant::now();
         let request = wallet.start_sync_with_revealed_spks().build();
         let update = client.sync(request, PARALLEL).unwrap();
         wallet.apply_update(update).unwrap();
+        println!("BDK sync: {:?}", started.elapsed());
         wallet
     })
     .await;

@@ -136,6 +136,7 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     // Core takes the devnet's chain, block by block.
     let core = Bitcoind::start(&exe, CoreAuth::Cookie).await;
     let tip = dev.call("getblockcount", json!([])).await.as_u64().unwrap();
+    let started = std::time::Instant::now();
     for h in 1..=tip {
         let hash = dev.call("getblockhash", json!([h])).await;
         let raw = dev.call("getblock", json!([hash, 0])).await;
@@ -145,7 +146,10 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
             "Core refused devnet block {h}: {verdict}"
         );
     }
-    println!("core accepted devnet blocks 1..={tip}");
+    println!(
+        "core accepted devnet blocks 1..={tip} (getblock 0 + submitblock each) in {:?}",
+        started.elapsed()
+    );
     same(&dev, &core.rpc, "getbestblockhash", json!([])).await;
     same(&dev, &core.rpc, "getblockcount", json!([])).await;
     same(&dev, &core.rpc, "getchaintips", json!([])).await;
@@ -183,13 +187,16 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
         let txid = t["txid"].as_str().unwrap();
         let decoded = same(&dev, &core.rpc, "decoderawtransaction", json!([t["hex"]])).await;
         assert_eq!(decoded["txid"], t["txid"]);
-        same(
-            &dev,
-            &core.rpc,
-            "getrawtransaction",
-            json!([txid, true, special_hash]),
-        )
-        .await;
+        for verbosity in [json!(true), json!(2)] {
+            let v = same(
+                &dev,
+                &core.rpc,
+                "getrawtransaction",
+                json!([txid, verbosity, special_hash]),
+            )
+            .await;
+            assert_eq!(v["in_active_chain"], true);
+        }
         same(
             &dev,
             &core.rpc,
@@ -296,6 +303,17 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     core_pool.sort();
     assert_eq!(dev_pool, core_pool);
     assert_eq!(dev_pool.len(), 5);
+    for txid in &dev_pool {
+        for verbosity in [0, 1, 2] {
+            same(
+                &dev,
+                &core.rpc,
+                "getrawtransaction",
+                json!([txid, verbosity]),
+            )
+            .await;
+        }
+    }
 
     node.stop().await;
     core.stop().await;

@@ -177,6 +177,12 @@ async fn block_routes_shapes_and_errors() {
         assert!(b["timestamp"].is_u64() && b["mediantime"].is_u64());
         assert!(b["bits"].is_u64() && b["nonce"].is_u64() && b["version"].is_u64());
         assert_eq!(b["bits"], 0x207f_ffff);
+        // serde_json reads floats to within an ulp or so.
+        let difficulty = b["difficulty"].as_f64().unwrap();
+        assert!(
+            (difficulty - 4.656_542_373_906_925e-10).abs() < 1e-24,
+            "{difficulty}"
+        );
         if i + 1 < blocks.len() {
             assert_eq!(b["previousblockhash"], blocks[i + 1]["id"]);
         }
@@ -410,5 +416,41 @@ async fn raw_transactions_and_merkle_proofs() {
             .await,
         404
     );
+    node.stop().await;
+}
+
+/// BIP-0113 against real block times: a lock time at the tip's median time past is not
+/// final yet, one second below it is; the next blocks carry the clock's time, so the
+/// median moves on and the first one confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_locks_follow_the_median_time_past() {
+    let node = Node::start_fresh().await;
+    let key = Key::new(44);
+    let coins = node.fund(&key, KeyType::P2wpkh, &[30_000, 30_000]).await;
+    let tip = node.get_text("/api/blocks/tip/hash").await;
+    let mtp = node.get_json(&format!("/api/block/{tip}")).await["mediantime"]
+        .as_u64()
+        .unwrap();
+    let locked = |coin: &(ferry::tx::OutPoint, ferry::tx::TxOut), lock_time: u64| {
+        let mut tx = Transaction {
+            version: 2,
+            lock_time: u32::try_from(lock_time).unwrap(),
+            input: vec![ferry::tx::TxIn::new(coin.0, 0xffff_fffe)],
+            output: vec![ferry::tx::TxOut {
+                value: ferry::units::Amount::from_sat(29_000),
+                script_pubkey: key.script(KeyType::P2wpkh),
+            }],
+        };
+        key.sign(&mut tx, &[coin.1.clone()]);
+        tx
+    };
+    let at_mtp = locked(&coins[0], mtp);
+    let err = node.post_tx(&at_mtp).await.unwrap_err();
+    assert!(err.contains("non-final"), "{err}");
+    node.post_tx(&locked(&coins[1], mtp - 1)).await.unwrap();
+    // Six blocks later the median is a block mined now, past `mtp`.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    node.mine(6, None).await;
+    node.post_tx(&at_mtp).await.unwrap();
     node.stop().await;
 }

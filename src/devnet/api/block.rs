@@ -126,16 +126,17 @@ async fn txids(
     Ok(Json(block.txdata.iter().map(|t| t.txid()).collect()))
 }
 
-/// 25 transactions from `start` (a multiple of 25: 400 otherwise; 404 past the end).
+/// 25 transactions from `start` (a multiple of 25: 400 otherwise, as current electrs;
+/// 404 past the end, as electrs did before).
 fn txs_page(d: &Devnet, hash: &str, start: usize) -> ApiResult<Json<Vec<TxValue>>> {
     let (height, block) = find(d, hash)?;
-    if start >= block.txdata.len() {
-        return Err(ApiError::not_found("start index out of range"));
-    }
     if !start.is_multiple_of(CHAIN_TXS_PER_PAGE) {
         return Err(ApiError::bad_request(format!(
-            "start index must be a multipication of {CHAIN_TXS_PER_PAGE}"
+            "start index must be a multiple of {CHAIN_TXS_PER_PAGE}"
         )));
+    }
+    if start >= block.txdata.len() {
+        return Err(ApiError::not_found("start index out of range"));
     }
     let confirmation = d.confirmation(height);
     let page = block

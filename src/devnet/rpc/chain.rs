@@ -8,15 +8,12 @@ use super::{
     RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RpcError, btc, err,
     param_str, param_u64,
 };
-use crate::devnet::block::{Block, BlockHash, compact_to_target};
+use crate::devnet::block::{Block, BlockHash, REGTEST_DIFFICULTY, compact_to_target};
 use crate::devnet::chain::Chain;
 use crate::devnet::node::Devnet;
 use crate::network::Network;
 use crate::script::address::Address;
 use crate::tx::TxOut;
-
-/// Core's difficulty of a regtest block (`0x207fffff` against mainnet's `0x1d00ffff`).
-const REGTEST_DIFFICULTY: f64 = 4.656_542_373_906_925e-10;
 
 /// Core's `nChainWork` of the block at `height`: regtest blocks each carry 2 units of
 /// work (target `0x7fffff << 232`).
