@@ -216,11 +216,12 @@ fn the_address_type_prompt_shows_the_chosen_networks_shapes() {
         let mut s = spawn(&f, command);
         if command[0] == "restore" {
             s.expect("Mnemonic words").unwrap();
-            s.send_line(
+            // Hidden input: typed once the prompt has turned echo off.
+            send_secret(
+                &mut s,
                 "abandon abandon abandon abandon abandon abandon abandon abandon abandon \
                  abandon abandon about",
-            )
-            .unwrap();
+            );
         }
         // The last choice's line ends the menu.
         let c = s.expect("(BIP44)").unwrap();
