@@ -10,16 +10,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../tests/common_core/mod.rs"]
-mod common_core;
-#[path = "../tests/common_devnet/mod.rs"]
-mod common_devnet;
-#[path = "../tests/common_p2p/mod.rs"]
-mod common_p2p;
 
 use std::time::{Duration, Instant};
 
-use common_p2p::Pair;
+use common::p2p::Pair;
 use ferry::network::Network;
 use ferry::p2p::session::{after, handshake};
 use ferry::p2p::transport::connect;

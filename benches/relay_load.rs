@@ -24,20 +24,18 @@
 //! (default 2000 64 3 with relay, hold, proc and direct); prints the median, min and max
 //! over the rounds. Without `--bench` (as `cargo test` runs it) it does one quick 100 × 8
 //! round of each mode.
-#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs, dead_code)]
 
-#[path = "../tests/common_devnet/mod.rs"]
-mod common_devnet;
-#[path = "../tests/common_relay/mod.rs"]
-mod common_relay;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common_devnet::{Key, Node};
-use common_relay::Relay;
+use common::devnet::{Key, Node};
+use common::relay::Relay;
 use ferry::identity::IdentityKey;
 use ferry::network::Network;
 use ferry::relay::queue::{Queue, Status};

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use ferry::chain::sync::sync;
 use ferry::chain::{ChainBackend, CoreRpcBackend, EsploraBackend};
 use ferry::devnet::{Devnet, DevnetState};
 use ferry::keys::{KeyChain, Mnemonic};
@@ -16,7 +17,7 @@ use ferry::network::Network;
 use ferry::script::AddressType;
 use ferry::units::Amount;
 use ferry::wallet::Account;
-use ferry::wallet::sync::{SyncOptions, sync};
+use ferry::wallet::sync::SyncOptions;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

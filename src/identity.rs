@@ -55,14 +55,14 @@ pub enum IdentityError {
     #[error("cannot read random bytes from the operating system: {0}")]
     Random(String),
     /// A file could not be read or written.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -194,11 +194,11 @@ pub fn parse_public_key(s: &str) -> Result<[u8; 32], IdentityError> {
     Ok(key)
 }
 
-fn io(action: &'static str, path: &Path, source: std::io::Error) -> IdentityError {
+fn io(action: &'static str, path: &Path, error: std::io::Error) -> IdentityError {
     IdentityError::Io {
         action,
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 
@@ -222,7 +222,7 @@ pub fn load(path: &Path) -> Result<IdentityKey, IdentityError> {
 pub fn load_or_create(path: &Path) -> Result<(IdentityKey, bool), IdentityError> {
     match load(path) {
         Ok(key) => Ok((key, false)),
-        Err(IdentityError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(IdentityError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             let key = IdentityKey::generate()?;
             save(path, &key)?;
             Ok((key, true))

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             out.error(&err);
-            err.kind.exit_code()
+            err.kind().exit_code()
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod core_rpc;
 pub mod esplora;
 mod http;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,10 +18,12 @@ use std::sync::Arc;
 
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, TxOut, Txid};
-use crate::units::{Amount, FeeRate};
+use crate::units::FeeRate;
 
 pub use core_rpc::CoreRpcBackend;
 pub use esplora::EsploraBackend;
+// The answers' shapes are the wallet's, which applies them (sans-I/O sync).
+pub use crate::wallet::sync::{HistoryTx, MempoolView, ScannedUtxo, Utxo, UtxoScan};
 
 /// Opens the backend a URL names: `core+http://…` is a Bitcoin Core (or qtumd) node,
 /// anything else an Esplora server.
@@ -52,28 +55,6 @@ pub enum TxStatus {
     },
 }
 
-/// An unspent output paying to a script the caller asked about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Utxo {
-    /// The output.
-    pub outpoint: OutPoint,
-    /// Its value.
-    pub value: Amount,
-    /// The height of its block, `None` while unconfirmed.
-    pub height: Option<u32>,
-}
-
-/// A transaction touching a script, as history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryTx {
-    /// The transaction.
-    pub tx: Transaction,
-    /// The height of its block, `None` while unconfirmed.
-    pub height: Option<u32>,
-    /// The fee, when the backend reports it.
-    pub fee: Option<Amount>,
-}
-
 /// How a backend finds a wallet's coins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discovery {
@@ -82,41 +63,6 @@ pub enum Discovery {
     /// By scanning the UTXO set for many scripts at once (Bitcoin Core's `scantxoutset`):
     /// unspent coins and the transactions that made them.
     UtxoScan,
-}
-
-/// An unspent output found by [`ChainBackend::scan_utxos`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScannedUtxo {
-    /// Which of the scanned scripts it pays to (an index into the slice asked about).
-    pub script_index: usize,
-    /// The coin.
-    pub utxo: Utxo,
-    /// The output itself.
-    pub txout: TxOut,
-}
-
-/// What a UTXO scan found: confirmed coins only (the mempool is asked once per sync, with
-/// [`ChainBackend::mempool_view`], not once per scan).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UtxoScan {
-    /// Unspent outputs in the UTXO set paying to the scripts.
-    pub utxos: Vec<ScannedUtxo>,
-    /// The transactions that created them.
-    pub txs: Vec<HistoryTx>,
-    /// Requests made.
-    pub requests: usize,
-}
-
-/// What the mempool does to coins found by a UTXO scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MempoolView {
-    /// The mempool's transactions, when the backend could hand them all over (they show
-    /// unconfirmed incoming payments); `None` when the mempool is too large to read.
-    pub txs: Option<Vec<Transaction>>,
-    /// The coins asked about that a mempool transaction spends.
-    pub spent: std::collections::HashSet<OutPoint>,
-    /// Requests made.
-    pub requests: usize,
 }
 
 /// What spends an output, as far as the backend knows ([`ChainBackend::outspend`]).

@@ -6,6 +6,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use serde::Serialize;
 
+use super::code::Code;
 use super::{CliError, Ctx};
 use ferry::keys::KeyChain;
 use ferry::script::AddressType;
@@ -84,7 +85,7 @@ fn addr_preview(
 ) -> Result<String, CliError> {
     let index = match index {
         Some(i) => i,
-        None => wallet.store.next_unused_index(chain)?,
+        None => wallet.store().next_unused_index(chain)?,
     };
     Ok(wallet.address_at(chain, index)?.address)
 }
@@ -97,8 +98,8 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
         KeyChain::Receive
     };
     if args.index.is_some_and(|i| i >= 1 << 31) {
-        return Err(CliError::user(
-            "bad_index",
+        return Err(CliError::new(
+            Code::BadIndex,
             "--index must be below 2147483648 (2^31, where hardened indexes start)",
         ));
     }
@@ -115,7 +116,7 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
     let addr = wallet.hand_out(chain, args.index)?;
     let mut view = AddressView::from(&addr);
     if let Some(label) = args.label.as_deref().filter(|l| !l.is_empty()) {
-        wallet.store.set_label("addr", &addr.address, label)?;
+        wallet.store().set_label("addr", &addr.address, label)?;
     }
     view.uri = uri;
     let shown = view.uri.clone().unwrap_or_else(|| view.address.clone());
@@ -124,7 +125,7 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
             // A URI keeps its case: only the address part may be upper-cased, and some
             // wallets read the scheme case-sensitively; so it is drawn as written.
             Some(u) => qr_text(u, AddressType::P2pkh)?,
-            None => qr_text(&addr.address, wallet.account.address_type)?,
+            None => qr_text(&addr.address, wallet.account().address_type)?,
         })
     } else {
         None

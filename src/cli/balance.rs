@@ -1,12 +1,10 @@
 //! `ferry balance`, `ferry utxos`, `ferry history`: sync, then report (amounts in sats).
 
-use std::collections::HashSet;
-
 use clap::Args;
 use ferry::script::Address;
 use serde::Serialize;
 
-use super::chain::{SyncArgs, open_backend, sync_wallet};
+use super::chain::SyncArgs;
 use super::{CliError, Ctx};
 
 /// Arguments of the reporting commands.
@@ -51,20 +49,12 @@ fn confirmations(tip: u32, height: Option<u32>) -> u32 {
 
 /// `ferry balance`.
 pub async fn balance(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let backend = open_backend(ctx, wallet.account.network)?;
-    let r = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
-    let (mut confirmed, mut unconfirmed) = (0u64, 0u64);
-    for u in &r.utxos {
-        match u.height {
-            Some(_) => confirmed += u.txout.value.to_sat(),
-            None => unconfirmed += u.txout.value.to_sat(),
-        }
-    }
+    let (wallet, _) = ctx.synced_wallet(&args.sync).await?;
+    let balance = wallet.balance();
     let b = Balance {
-        confirmed,
-        unconfirmed,
-        total: confirmed + unconfirmed,
+        confirmed: balance.confirmed.to_sat(),
+        unconfirmed: balance.unconfirmed.to_sat(),
+        total: balance.total().to_sat(),
     };
     ctx.out.emit(&b, |b| {
         format!(
@@ -76,10 +66,9 @@ pub async fn balance(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
 
 /// `ferry utxos`.
 pub async fn utxos(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let network = wallet.account.network;
-    let backend = open_backend(ctx, network)?;
-    let r = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    let (wallet, _) = ctx.synced_wallet(&args.sync).await?;
+    let network = wallet.network();
+    let r = wallet.synced();
     let rows: Vec<UtxoRow> = r
         .utxos
         .iter()
@@ -110,57 +99,19 @@ pub async fn utxos(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
 
 /// `ferry history`.
 pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let backend = open_backend(ctx, wallet.account.network)?;
-    let r = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
-    let ours: HashSet<_> = r.used.iter().map(|u| u.script_pubkey.clone()).collect();
-    // Values of our outputs, to price what each transaction spends of ours.
-    let mut our_outputs = std::collections::HashMap::new();
-    for t in &r.txs {
-        let txid = t.tx.txid();
-        for (vout, o) in t.tx.output.iter().enumerate() {
-            if ours.contains(&o.script_pubkey) {
-                our_outputs.insert((txid, vout as u32), o.value.to_sat());
-            }
-        }
-    }
-    let known: HashSet<_> = r.txs.iter().map(|t| t.tx.txid()).collect();
-    let mut rows: Vec<HistoryRow> = r
-        .txs
-        .iter()
-        .map(|t| {
-            let received: u64 =
-                t.tx.output
-                    .iter()
-                    .filter(|o| ours.contains(&o.script_pubkey))
-                    .map(|o| o.value.to_sat())
-                    .sum();
-            let sent: u64 = t
-                .tx
-                .input
-                .iter()
-                .filter_map(|i| our_outputs.get(&(i.previous_output.txid, i.previous_output.vout)))
-                .sum();
-            // With a partial history an input whose transaction is unknown may be ours.
-            let sent = (r.history_complete
-                || t.tx.is_coinbase()
-                || t.tx
-                    .input
-                    .iter()
-                    .all(|i| known.contains(&i.previous_output.txid)))
-            .then_some(sent);
-            HistoryRow {
-                txid: t.tx.txid().to_string(),
-                height: t.height,
-                confirmations: confirmations(r.tip_height, t.height),
-                received_sat: received,
-                sent_sat: sent,
-                net_sat: sent.map(|sent| {
-                    i64::try_from(received).unwrap_or(i64::MAX)
-                        - i64::try_from(sent).unwrap_or(i64::MAX)
-                }),
-                fee_sat: t.fee.map(|f| f.to_sat()),
-            }
+    let (wallet, _) = ctx.synced_wallet(&args.sync).await?;
+    let tip = wallet.synced().tip_height;
+    let mut rows: Vec<HistoryRow> = wallet
+        .history()
+        .into_iter()
+        .map(|(t, flows)| HistoryRow {
+            txid: t.tx.txid().to_string(),
+            height: t.height,
+            confirmations: confirmations(tip, t.height),
+            received_sat: flows.received.to_sat(),
+            sent_sat: flows.sent.map(|a| a.to_sat()),
+            net_sat: flows.net_sat(),
+            fee_sat: t.fee.map(|f| f.to_sat()),
         })
         .collect();
     rows.reverse(); // newest first

@@ -8,8 +8,9 @@ use clap::Args;
 use ferry::chain::ChainBackend;
 use ferry::network::Network;
 use ferry::wallet::Wallet;
-use ferry::wallet::sync::{self, SyncOptions, SyncResult};
+use ferry::wallet::sync;
 
+use super::code::Code;
 use super::{CliError, Ctx};
 
 /// Options of every command that syncs.
@@ -20,46 +21,54 @@ pub struct SyncArgs {
     pub gap_limit: u32,
 }
 
-/// Opens the backend named by `--backend`/`FERRY_BACKEND`, or the network's default.
-pub fn open_backend(ctx: &Ctx, network: Network) -> Result<Arc<dyn ChainBackend>, CliError> {
-    open_backend_with(ctx, || Ok(network))
+impl Ctx {
+    /// Opens the backend named by `--backend`/`FERRY_BACKEND`, or the network's default.
+    pub fn backend(&self, network: Network) -> Result<Arc<dyn ChainBackend>, CliError> {
+        self.backend_with(|| Ok(network))
+    }
+
+    /// Opens `--backend`, or else the default backend of the network `network` names, which
+    /// is asked only then (e.g. a wallet opened only when no URL was given).
+    pub fn backend_with(
+        &self,
+        network: impl FnOnce() -> Result<Network, CliError>,
+    ) -> Result<Arc<dyn ChainBackend>, CliError> {
+        let url = match self.backend.as_deref() {
+            Some(u) => u.to_owned(),
+            None => {
+                let network = network()?;
+                network.default_backend().map(str::to_owned).ok_or_else(|| {
+                    CliError::new(
+                        Code::NoBackend,
+                        format!("ferry has no default backend for {network}: pass --backend URL or set FERRY_BACKEND"),
+                    )
+                })?
+            }
+        };
+        Ok(ferry::chain::open(&url)?)
+    }
+
+    /// Opens the selected wallet and its backend, and syncs the one with the other.
+    pub async fn synced_wallet(
+        &self,
+        args: &SyncArgs,
+    ) -> Result<(Wallet, Arc<dyn ChainBackend>), CliError> {
+        let mut wallet = self.open_wallet()?;
+        let backend = self.backend(wallet.network())?;
+        sync_wallet(self, &mut wallet, &backend, args).await?;
+        Ok((wallet, backend))
+    }
 }
 
-/// Opens `--backend`, or else the default backend of the network `network` names, which is
-/// asked only then (e.g. a wallet opened only when no URL was given).
-pub fn open_backend_with(
-    ctx: &Ctx,
-    network: impl FnOnce() -> Result<Network, CliError>,
-) -> Result<Arc<dyn ChainBackend>, CliError> {
-    let url = match ctx.backend.as_deref() {
-        Some(u) => u.to_owned(),
-        None => {
-            let network = network()?;
-            network.default_backend().map(str::to_owned).ok_or_else(|| {
-            CliError::user(
-                "no_backend",
-                format!("ferry has no default backend for {network}: pass --backend URL or set FERRY_BACKEND"),
-            )
-        })?
-        }
-    };
-    Ok(ferry::chain::open(&url)?)
-}
-
-/// Syncs `wallet`, caches the result and marks used addresses as handed out.
+/// Syncs `wallet` with `backend` and applies the result (cached, used addresses marked as
+/// handed out).
 pub async fn sync_wallet(
     ctx: &Ctx,
-    wallet: &Wallet,
+    wallet: &mut Wallet,
     backend: &Arc<dyn ChainBackend>,
     args: &SyncArgs,
-) -> Result<SyncResult, CliError> {
-    use ferry::keys::KeyChain;
-    let options = SyncOptions {
-        gap_limit: args.gap_limit.max(1),
-        receive_floor: wallet.store.next_unused_index(KeyChain::Receive)?,
-        change_floor: wallet.store.next_unused_index(KeyChain::Change)?,
-        ..SyncOptions::default()
-    };
+) -> Result<(), CliError> {
+    let options = wallet.sync_options(args.gap_limit)?;
     // A progress line on a terminal only; never on stdout.
     let show = std::io::stderr().is_terminal() && !ctx.json;
     if show && backend.discovery() == ferry::chain::Discovery::UtxoScan {
@@ -69,7 +78,7 @@ pub async fn sync_wallet(
             backend.describe()
         );
     }
-    let result = sync::sync(Arc::clone(backend), &wallet.account, options, |n| {
+    let result = ferry::chain::sync::sync(Arc::clone(backend), wallet.account(), options, |n| {
         if show {
             eprint!(
                 "\rsyncing with {}: {n} addresses scanned",
@@ -81,17 +90,6 @@ pub async fn sync_wallet(
     if show {
         eprintln!();
     }
-    let result = result?;
-    wallet
-        .store
-        .replace_chain_cache(result.tip_height, &result.utxos, &result.txs)?;
-    for used in &result.used {
-        wallet.store.record_handed_out(
-            used.chain,
-            used.index,
-            &used.address,
-            &used.script_pubkey,
-        )?;
-    }
-    Ok(result)
+    wallet.apply_sync(result?)?;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
-use super::{Cli, CliError};
+use super::{Cli, CliError, Ctx};
 
 /// Arguments of `ferry completions`.
 #[derive(Debug, Args)]
@@ -16,7 +16,7 @@ pub struct CompletionsArgs {
 /// Writes the completion script for `args.shell` to stdout.
 ///
 /// Install, e.g.: `ferry completions bash > ~/.local/share/bash-completion/completions/ferry`.
-pub fn run(args: &CompletionsArgs) -> Result<(), CliError> {
+pub(super) fn run(_ctx: &Ctx, args: CompletionsArgs) -> Result<(), CliError> {
     let mut cmd = Cli::command();
     clap_complete::generate(args.shell, &mut cmd, "ferry", &mut std::io::stdout());
     Ok(())

@@ -106,7 +106,7 @@ pub(super) fn run(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
     refuse_existing(&paths, args.force)?;
     prompts::require_password_source(ctx.interactive)?;
     let network = prompts::network(ctx.interactive, args.network)?;
-    let address_type = prompts::address_type(ctx.interactive, args.address_type)?;
+    let address_type = prompts::address_type(ctx.interactive, network, args.address_type)?;
     let words = prompts::word_count(ctx.interactive, args.words)?;
     let passphrase = prompts::bip39_passphrase(
         ctx.interactive,

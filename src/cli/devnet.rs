@@ -1,13 +1,13 @@
 //! `ferry devnet`: run the embedded regtest chain with its Esplora API.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use ferry::devnet::{Devnet, DevnetState};
 
-use super::{CliError, Output};
+use super::code::Code;
+use super::{CliError, Ctx};
 
 /// Arguments of `ferry devnet`.
 #[derive(Debug, Args)]
@@ -34,32 +34,22 @@ const DEFAULT_P2P: &str = "127.0.0.1:18444";
 ///
 /// # Errors
 /// The data dir cannot be opened, or the address cannot be bound.
-pub async fn run(
-    args: DevnetArgs,
-    data_dir: Option<PathBuf>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let dir = data_dir
-        .ok_or_else(|| {
-            CliError::user(
-                "no_data_dir",
-                "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
-            )
-        })?
-        .join("devnet");
+pub(super) async fn run(ctx: &Ctx, args: DevnetArgs) -> Result<(), CliError> {
+    let out = &ctx.out;
+    let dir = ctx.data_dir()?.join("devnet");
     let open_dir = dir.clone();
     let devnet = tokio::task::spawn_blocking(move || Devnet::open(&open_dir))
         .await
         .map_err(CliError::internal)?
-        .map_err(|e| CliError::user("devnet_open", e))?;
+        .map_err(|e| CliError::new(Code::DevnetOpen, e))?;
     let height = devnet.chain().height();
     let (listener, addr) = super::bind(args.listen).await?;
     let p2p = match args.p2p_listen.as_str() {
         "off" => None,
         a => {
             let at: SocketAddr = a.parse().map_err(|_| {
-                CliError::user(
-                    "bad_listen",
+                CliError::new(
+                    Code::BadListen,
                     format!("--p2p-listen {a:?} is not ADDR:PORT or off"),
                 )
             })?;
@@ -70,8 +60,8 @@ pub async fn run(
                     None
                 }
                 Err(e) => {
-                    return Err(CliError::user(
-                        "bind_failed",
+                    return Err(CliError::new(
+                        Code::BindFailed,
                         format!("cannot listen on {a}: {e}"),
                     ));
                 }
@@ -83,15 +73,15 @@ pub async fn run(
         None => None,
     };
     let api = format!("http://{addr}/api");
-    let info = serde_json::json!({
-        "listen": addr.to_string(),
-        "esplora": api,
-        "rpc": format!("http://{addr}/"),
-        "data_dir": dir.display().to_string(),
-        "height": height,
-        "block_interval": args.block_interval,
-        "p2p": p2p_addr,
-    });
+    let info = DevnetInfo {
+        listen: addr.to_string(),
+        esplora: api.clone(),
+        rpc: format!("http://{addr}/"),
+        data_dir: dir.display().to_string(),
+        height,
+        block_interval: args.block_interval,
+        p2p: p2p_addr.clone(),
+    };
     out.emit(&info, |_| {
         let interval = args
             .block_interval
@@ -126,4 +116,16 @@ pub async fn run(
         t.abort();
     }
     result
+}
+
+/// What `ferry devnet --json` prints when it is listening.
+#[derive(Debug, serde::Serialize)]
+struct DevnetInfo {
+    listen: String,
+    esplora: String,
+    rpc: String,
+    data_dir: String,
+    height: u32,
+    block_interval: Option<u64>,
+    p2p: Option<String>,
 }

@@ -2,6 +2,8 @@ use std::fmt;
 use std::process::ExitCode;
 
 use ferry::identity::IdentityError;
+
+pub use super::code::Code;
 use ferry::wallet::WalletError;
 use ferry::wallet::keystore::KeystoreError;
 
@@ -30,14 +32,12 @@ impl ErrorKind {
     }
 }
 
-/// An error for the user: a stable machine code, a message that says what was wrong and
-/// what to do, and the exit class.
+/// An error for the user: a stable machine code (which decides the exit class), a message
+/// that says what was wrong and what to do.
 #[derive(Debug)]
 pub struct CliError {
-    /// The exit class.
-    pub kind: ErrorKind,
-    /// A stable snake_case code for `--json` output, e.g. `malformed_tx`.
-    pub code: &'static str,
+    /// The code, e.g. [`Code::MalformedTx`]; its [`Code::kind`] is the exit class.
+    pub code: Code,
     /// The message, which never contains secrets.
     pub message: String,
     /// What was done before the failure (a broadcast's per-peer report), merged into the
@@ -46,30 +46,9 @@ pub struct CliError {
 }
 
 impl CliError {
-    /// Creates a user error (exit 1).
-    pub fn user(code: &'static str, message: impl fmt::Display) -> Self {
+    /// Creates an error with `code`.
+    pub fn new(code: Code, message: impl fmt::Display) -> Self {
         Self {
-            kind: ErrorKind::User,
-            code,
-            message: message.to_string(),
-            report: None,
-        }
-    }
-
-    /// Creates a backend error (exit 2).
-    pub fn backend(code: &'static str, message: impl fmt::Display) -> Self {
-        Self {
-            kind: ErrorKind::Backend,
-            code,
-            message: message.to_string(),
-            report: None,
-        }
-    }
-
-    /// Creates a locked-wallet error (exit 3).
-    pub fn locked(code: &'static str, message: impl fmt::Display) -> Self {
-        Self {
-            kind: ErrorKind::Locked,
             code,
             message: message.to_string(),
             report: None,
@@ -78,12 +57,12 @@ impl CliError {
 
     /// Creates an internal error (exit 4).
     pub fn internal(message: impl fmt::Display) -> Self {
-        Self {
-            kind: ErrorKind::Internal,
-            code: "internal",
-            message: message.to_string(),
-            report: None,
-        }
+        Self::new(Code::Internal, message)
+    }
+
+    /// The exit class.
+    pub fn kind(&self) -> ErrorKind {
+        self.code.kind()
     }
 }
 
@@ -106,28 +85,28 @@ impl std::error::Error for CliError {}
 impl From<WalletError> for CliError {
     fn from(e: WalletError) -> Self {
         match e {
-            WalletError::Keystore(KeystoreError::WrongPassword) => CliError::locked(
-                "wrong_password",
+            WalletError::Keystore(KeystoreError::WrongPassword) => CliError::new(
+                Code::WrongPassword,
                 "wrong password: the keystore did not open with it; nothing was changed",
             ),
-            WalletError::Keystore(KeystoreError::Corrupted(why)) => CliError::user(
-                "keystore_corrupted",
+            WalletError::Keystore(KeystoreError::Corrupted(why)) => CliError::new(
+                Code::KeystoreCorrupted,
                 format!(
                     "the keystore is corrupted (damaged file: {why}); restore keystore.json from a \
                      backup, or the wallet from its mnemonic with `ferry restore --force`"
                 ),
             ),
-            WalletError::Keystore(other) => CliError::user("keystore_unusable", other),
-            WalletError::InvalidName(_) => CliError::user("bad_wallet_name", e),
-            WalletError::NotFound { .. } => CliError::user("no_wallet", e),
-            WalletError::AlreadyExists { .. } => CliError::user("wallet_exists", e),
-            WalletError::Mnemonic(_) => CliError::user("bad_mnemonic", e),
-            WalletError::Database { .. } => CliError::user("wallet_database", e),
-            WalletError::Io { ref source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            WalletError::Keystore(other) => CliError::new(Code::KeystoreUnusable, other),
+            WalletError::InvalidName(_) => CliError::new(Code::BadWalletName, e),
+            WalletError::NotFound { .. } => CliError::new(Code::NoWallet, e),
+            WalletError::AlreadyExists { .. } => CliError::new(Code::WalletExists, e),
+            WalletError::Mnemonic(_) => CliError::new(Code::BadMnemonic, e),
+            WalletError::Database { .. } => CliError::new(Code::WalletDatabase, e),
+            WalletError::Io { ref error, .. }
+                if error.kind() == std::io::ErrorKind::PermissionDenied =>
             {
-                CliError::user(
-                    "permission_denied",
+                CliError::new(
+                    Code::PermissionDenied,
                     format!("{e} (check the file's owner and mode: chmod 600 for keystore.json)"),
                 )
             }
@@ -140,7 +119,7 @@ impl From<IdentityError> for CliError {
     fn from(e: IdentityError) -> Self {
         match e {
             IdentityError::Io { .. } | IdentityError::Random(_) => CliError::internal(e),
-            _ => CliError::user("bad_identity", e),
+            _ => CliError::new(Code::BadIdentity, e),
         }
     }
 }
@@ -149,15 +128,15 @@ impl From<ferry::chain::ChainError> for CliError {
     fn from(e: ferry::chain::ChainError) -> Self {
         use ferry::chain::ChainError;
         match e {
-            ChainError::Unreachable { .. } => CliError::backend(
-                "backend_unreachable",
+            ChainError::Unreachable { .. } => CliError::new(
+                Code::BackendUnreachable,
                 format!(
                     "{e}: check that the backend is running and reachable, or choose another with --backend URL (or FERRY_BACKEND)"
                 ),
             ),
-            ChainError::Rejected { .. } => CliError::backend("rejected", e),
-            ChainError::InvalidUrl(_) => CliError::user("bad_backend", e),
-            other => CliError::backend("backend_error", other),
+            ChainError::Rejected { .. } => CliError::new(Code::Rejected, e),
+            ChainError::InvalidUrl(_) => CliError::new(Code::BadBackend, e),
+            other => CliError::new(Code::BackendError, other),
         }
     }
 }

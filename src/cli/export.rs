@@ -24,8 +24,8 @@ pub(super) fn run(ctx: &Ctx, cmd: ExportCommand) -> Result<(), CliError> {
         ExportCommand::Descriptors => {
             let wallet = ctx.open_wallet()?;
             let view = Descriptors {
-                receive: wallet.account.receive.to_string(),
-                change: wallet.account.change.to_string(),
+                receive: wallet.account().receive.to_string(),
+                change: wallet.account().change.to_string(),
             };
             ctx.out.emit(&view, |d| {
                 format!(

@@ -11,6 +11,7 @@ use ferry::tx::Transaction;
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode, Version};
 
+use super::code::Code;
 use super::input::file_or_stdin;
 use super::{CliError, Ctx, prompts};
 
@@ -43,8 +44,8 @@ impl HandoffArgs {
     /// `file_exists`.
     pub fn check(&self) -> Result<(), CliError> {
         match &self.handoff {
-            Some(p) if p.exists() => Err(CliError::user(
-                "file_exists",
+            Some(p) if p.exists() => Err(CliError::new(
+                Code::FileExists,
                 format!(
                     "{} exists already: choose another --handoff file (nothing was signed)",
                     p.display()
@@ -87,7 +88,7 @@ pub fn qr_texts(data: &[u8], file_type: FileType) -> Result<Vec<String>, CliErro
         }
     }
     let frames = bbqr::split(data, file_type, capacity(MAX_QR_VERSION))
-        .map_err(|e| CliError::user("too_large", e))?;
+        .map_err(|e| CliError::new(Code::TooLarge, e))?;
     Ok(frames.0)
 }
 
@@ -105,14 +106,14 @@ pub fn render(text: &str) -> Result<String, CliError> {
 fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     // Checked before signing too; a file that appeared since is still not replaced.
     if path.exists() {
-        return Err(CliError::user(
-            "file_exists",
+        return Err(CliError::new(
+            Code::FileExists,
             format!("{} exists already: nothing was written", path.display()),
         ));
     }
     ferry::fs::write_atomic(path, format!("{text}\n").as_bytes(), 0o600).map_err(|e| {
-        CliError::user(
-            "cannot_write",
+        CliError::new(
+            Code::CannotWrite,
             format!("cannot write {}: {e}", path.display()),
         )
     })
@@ -168,8 +169,8 @@ pub fn emit(
 }
 
 fn not_a_tx() -> CliError {
-    CliError::user(
-        "malformed_tx",
+    CliError::new(
+        Code::MalformedTx,
         "not a transaction: expected hex, a file holding hex, a finalized PSBT or BBQr frames",
     )
 }
@@ -192,13 +193,13 @@ pub fn read_transaction(arg: &str) -> Result<Transaction, CliError> {
     let text = std::str::from_utf8(&bytes).map_err(|_| not_a_tx())?.trim();
     if text.starts_with("B$") {
         let (ty, data) = bbqr::join(text.lines().filter(|l| !l.trim().is_empty()))
-            .map_err(|e| CliError::user("malformed_tx", format!("BBQr frames: {e}")))?;
+            .map_err(|e| CliError::new(Code::MalformedTx, format!("BBQr frames: {e}")))?;
         return match ty {
             'T' => Transaction::deserialize(&data)
-                .map_err(|e| CliError::user("malformed_tx", format!("not a transaction: {e}"))),
+                .map_err(|e| CliError::new(Code::MalformedTx, format!("not a transaction: {e}"))),
             'P' => super::psbt_roles::extract_checked(&super::psbt::parse_psbt(&data)?),
-            other => Err(CliError::user(
-                "malformed_tx",
+            other => Err(CliError::new(
+                Code::MalformedTx,
                 format!("BBQr frames of type {other:?}: expected T (transaction) or P (PSBT)"),
             )),
         };

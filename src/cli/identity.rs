@@ -9,6 +9,7 @@ use dialoguer::Password;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::code::Code;
 use super::{CliError, Ctx, prompts, warn_loose_permissions};
 use ferry::identity::{self, IDENTITY_FILE, IdentityKey};
 
@@ -80,7 +81,10 @@ pub(super) fn run(ctx: &Ctx, args: IdentityArgs) -> Result<(), CliError> {
             } else {
                 let mut s = Zeroizing::new(String::new());
                 std::io::stdin().read_to_string(&mut s).map_err(|e| {
-                    CliError::user("bad_input", format!("cannot read the key from stdin: {e}"))
+                    CliError::new(
+                        Code::BadInput,
+                        format!("cannot read the key from stdin: {e}"),
+                    )
                 })?;
                 s
             };

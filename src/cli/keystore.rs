@@ -36,7 +36,7 @@ pub(super) fn run(ctx: &Ctx, cmd: KeystoreCommand) -> Result<(), CliError> {
             let secret = wallet.unlock(&password)?;
             let unlock_ms = started.elapsed().as_millis();
             let view = Verified {
-                wallet: &wallet.paths.name,
+                wallet: wallet.name(),
                 ok: true,
                 words: secret.mnemonic.split_whitespace().count(),
                 bip39_passphrase: !secret.passphrase.is_empty(),

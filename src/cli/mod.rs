@@ -8,12 +8,15 @@ mod balance;
 mod broadcast;
 mod bump;
 mod chain;
+mod code;
 mod completions;
 mod create;
 mod demo;
 mod devnet;
 mod error;
 mod export;
+mod fan_out;
+mod friends;
 mod handoff;
 mod identity;
 mod input;
@@ -37,7 +40,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use error::CliError;
+pub use error::{CliError, Code};
 pub use output::Output;
 
 /// ferry: pay with Bitcoin by yourself, or by asking a friend's relay.
@@ -120,15 +123,15 @@ pub enum Command {
     /// Pay an address: build, confirm, sign, broadcast.
     Send(send::SendArgs),
     /// Push an already-signed transaction.
-    Broadcast(send::BroadcastArgs),
+    Broadcast(broadcast::BroadcastArgs),
     /// Replace an unconfirmed payment with one paying a higher fee rate (BIP-0125).
-    Bump(send::BumpArgs),
+    Bump(bump::BumpArgs),
     /// Run a relay for friends, or ask one about a transaction.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
     /// Your friends' relays and keys.
     #[command(subcommand)]
-    Friends(relay::FriendsCommand),
+    Friends(friends::FriendsCommand),
 }
 
 /// What every command may need: where data lives, which wallet, how to print, and whether a
@@ -155,8 +158,8 @@ impl Ctx {
     /// The data directory.
     pub fn data_dir(&self) -> Result<&std::path::Path, CliError> {
         self.data_dir.as_deref().ok_or_else(|| {
-            CliError::user(
-                "no_data_dir",
+            CliError::new(
+                Code::NoDataDir,
                 "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
             )
         })
@@ -173,7 +176,7 @@ impl Ctx {
     /// Opens the selected wallet (database only), warning about a keystore others may read.
     pub fn open_wallet(&self) -> Result<ferry::wallet::Wallet, CliError> {
         let wallet = ferry::wallet::Wallet::open(self.wallet_paths()?)?;
-        warn_loose_permissions(&wallet.paths.keystore());
+        warn_loose_permissions(&wallet.keystore_path());
         Ok(wallet)
     }
 }
@@ -197,8 +200,8 @@ pub fn warn_loose_permissions(path: &std::path::Path) {
 pub fn check_proxy(proxy: Option<&str>) -> Result<Option<String>, CliError> {
     let Some(p) = proxy else { return Ok(None) };
     let bad = || {
-        CliError::user(
-            "bad_proxy",
+        CliError::new(
+            Code::BadProxy,
             // The value is not echoed: it may carry a proxy password (user:pass@host).
             "--proxy is not a SOCKS5 proxy URL: use socks5h://HOST:PORT (names resolved by the proxy, as Tor needs) or socks5://HOST:PORT",
         )
@@ -257,26 +260,20 @@ pub fn run(
         Command::Identity(args) => identity::run(&ctx, args),
         Command::Wallets => wallets::run(&ctx),
         Command::Keystore(cmd) => keystore::run(&ctx, cmd),
-        Command::Tx(cmd) => tx::run_tx(cmd, &ctx.out),
-        Command::Completions(args) => completions::run(&args),
-        Command::Psbt(cmd) => psbt::run_psbt(&ctx, cmd, block_on),
+        Command::Tx(cmd) => tx::run(&ctx, cmd),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::Psbt(cmd) => psbt::run(&ctx, cmd, block_on),
         Command::Sign(args) => sign::run(&ctx, args),
-        Command::Friends(cmd) => relay::run_friends(cmd, ctx.data_dir.as_deref(), &ctx.out),
-        Command::Devnet(args) => block_on(Box::pin(devnet::run(args, data_dir, &out))),
-        Command::Demo(args) => block_on(Box::pin(demo::run(args, &out))),
+        Command::Friends(cmd) => friends::run(&ctx, cmd),
+        Command::Devnet(args) => block_on(Box::pin(devnet::run(&ctx, args))),
+        Command::Demo(args) => block_on(Box::pin(demo::run(&ctx, args))),
         Command::Balance(args) => block_on(Box::pin(balance::balance(&ctx, args))),
         Command::Utxos(args) => block_on(Box::pin(balance::utxos(&ctx, args))),
         Command::History(args) => block_on(Box::pin(balance::history(&ctx, args))),
         Command::Send(args) => block_on(Box::pin(send::send(&ctx, args))),
-        Command::Broadcast(args) => block_on(Box::pin(send::broadcast(&ctx, args))),
-        Command::Bump(args) => block_on(Box::pin(send::bump(&ctx, args))),
-        Command::Relay(cmd) => block_on(Box::pin(relay::run_relay(
-            cmd,
-            data_dir,
-            cli.backend,
-            proxy.as_deref(),
-            &out,
-        ))),
+        Command::Broadcast(args) => block_on(Box::pin(broadcast::run(&ctx, args))),
+        Command::Bump(args) => block_on(Box::pin(bump::run(&ctx, args))),
+        Command::Relay(cmd) => block_on(Box::pin(relay::run(&ctx, cmd))),
     }
 }
 
@@ -298,7 +295,7 @@ pub async fn bind(
 ) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), CliError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| CliError::user("bind_failed", format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| CliError::new(Code::BindFailed, format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(CliError::internal)?;
     Ok((listener, local))
 }

@@ -46,7 +46,8 @@ impl Output {
     /// stream is ignored (the exit code still tells): `println!` would panic on it.
     pub fn error(&self, err: &CliError) {
         if self.json {
-            let mut doc = serde_json::json!({"error": {"code": err.code, "message": err.message}});
+            let mut doc =
+                serde_json::json!({"error": {"code": err.code.as_str(), "message": err.message}});
             if let (Some(serde_json::Value::Object(report)), Some(obj)) =
                 (&err.report, doc.as_object_mut())
             {

@@ -10,7 +10,8 @@ use ferry::p2p::{BroadcastConfig, P2pReport, Route, seeds};
 use ferry::tx::Transaction;
 
 use super::CliError;
-use super::broadcast::{BroadcastOutcome, finish_broadcast};
+use super::code::Code;
+use super::fan_out::{BroadcastOutcome, finish_broadcast};
 
 /// Broadcasting over the peer-to-peer network.
 #[derive(Debug, Clone, Args)]
@@ -67,7 +68,7 @@ pub async fn plan(
     if !args.p2p {
         return Ok(None);
     }
-    let bad = |e: ferry::p2p::P2pError| CliError::user("bad_p2p", e);
+    let bad = |e: ferry::p2p::P2pError| CliError::new(Code::BadP2p, e);
     for a in args.peers.iter().chain(&args.observers) {
         ferry::p2p::transport::split_host_port(a).map_err(bad)?;
     }
@@ -159,11 +160,11 @@ pub fn human(report: &P2pReport) -> String {
 /// peer could be reached. Without `--p2p`, the relays' and backend's outcomes decide.
 ///
 /// # Errors
-/// The failure, carrying `doc` as its JSON report.
+/// The failure, carrying `document` (the command's report) for `--json`.
 pub fn verdict(
     outcomes: &[BroadcastOutcome],
     p2p: Option<&P2pReport>,
-    doc: &serde_json::Value,
+    document: &impl serde::Serialize,
 ) -> Result<(), CliError> {
     let Some(report) = p2p else {
         return finish_broadcast(outcomes, false);
@@ -173,8 +174,8 @@ pub fn verdict(
     }
     let err = if report.handed_over() {
         let n = report.peers.iter().filter(|p| p.handed_over).count();
-        CliError::backend(
-            "not_propagated",
+        CliError::new(
+            Code::NotPropagated,
             format!(
                 "handed over to {n} peer(s), but no observer announced {} in time: nodes do not say \
                  why they drop a transaction (a double spend, a fee below their floor, a non-standard \
@@ -188,10 +189,10 @@ pub fn verdict(
             .iter()
             .map(|p| format!("{}: {}", p.peer, p.error.as_deref().unwrap_or("failed")))
             .collect();
-        CliError::backend(
-            "no_peer_reachable",
+        CliError::new(
+            Code::NoPeerReachable,
             format!("no peer took the transaction ({})", why.join("; ")),
         )
     };
-    Err(err.with_report(doc.clone()))
+    Err(err.with_report(serde_json::to_value(document).map_err(CliError::internal)?))
 }

@@ -9,9 +9,10 @@ use dialoguer::{Confirm, Input, Password, Select};
 use zeroize::Zeroizing;
 
 use super::CliError;
+use super::code::Code;
 use ferry::keys::WordCount;
 use ferry::network::Network;
-use ferry::script::AddressType;
+use ferry::script::{Address, AddressType, ScriptBuf};
 
 /// Env variable holding the wallet password when no terminal is attached.
 pub const PASSWORD_ENV: &str = "FERRY_PASSWORD";
@@ -30,10 +31,10 @@ pub fn is_interactive() -> bool {
 pub fn prompt_error(e: dialoguer::Error) -> CliError {
     let dialoguer::Error::IO(io) = e;
     if io.kind() == std::io::ErrorKind::Interrupted {
-        CliError::user("cancelled", "cancelled; nothing was written")
+        CliError::new(Code::Cancelled, "cancelled; nothing was written")
     } else {
-        CliError::user(
-            "prompt_failed",
+        CliError::new(
+            Code::PromptFailed,
             format!("cannot read from the terminal ({io}); nothing was written"),
         )
     }
@@ -64,8 +65,8 @@ pub fn existing_password(interactive: bool) -> Result<Zeroizing<String>, CliErro
 }
 
 fn missing_password() -> CliError {
-    CliError::user(
-        "password_required",
+    CliError::new(
+        Code::PasswordRequired,
         format!("no terminal to ask for a password: set {PASSWORD_ENV} or run in a terminal"),
     )
 }
@@ -73,8 +74,8 @@ fn missing_password() -> CliError {
 /// Checks, before anything else happens, that a new password will be available.
 pub fn require_password_source(interactive: bool) -> Result<(), CliError> {
     match env_secret(PASSWORD_ENV) {
-        Some(pw) if pw.is_empty() => Err(CliError::user(
-            "password_required",
+        Some(pw) if pw.is_empty() => Err(CliError::new(
+            Code::PasswordRequired,
             format!("{PASSWORD_ENV} is empty: a wallet needs a password"),
         )),
         Some(_) => Ok(()),
@@ -151,8 +152,8 @@ pub fn bip39_passphrase(
     }
     if !interactive {
         if flag {
-            return Err(CliError::user(
-                "passphrase_required",
+            return Err(CliError::new(
+                Code::PassphraseRequired,
                 format!(
                     "--bip39-passphrase without a terminal: set {PASSPHRASE_ENV} or run in a terminal"
                 ),
@@ -209,33 +210,78 @@ pub fn network(interactive: bool, flag: Option<Network>) -> Result<Network, CliE
     }
 }
 
-/// The address type: the flag, else a choice on a terminal, else p2wpkh.
-pub fn address_type(interactive: bool, flag: Option<AddressType>) -> Result<AddressType, CliError> {
-    const CHOICES: [AddressType; 4] = [
-        AddressType::P2wpkh,
-        AddressType::P2tr,
-        AddressType::P2shP2wpkh,
-        AddressType::P2pkh,
+/// The address type: the flag, else a choice on a terminal (each type shown with the
+/// shape of its addresses on `network`), else p2wpkh.
+pub fn address_type(
+    interactive: bool,
+    network: Network,
+    flag: Option<AddressType>,
+) -> Result<AddressType, CliError> {
+    const CHOICES: [(AddressType, &str); 4] = [
+        (
+            AddressType::P2wpkh,
+            "native segwit, {} (BIP84, recommended)",
+        ),
+        (AddressType::P2tr, "taproot, {} (BIP86)"),
+        (AddressType::P2shP2wpkh, "nested segwit, {} (BIP49)"),
+        (AddressType::P2pkh, "legacy, {} (BIP44)"),
     ];
     match flag {
         Some(t) => Ok(t),
         None if !interactive => Ok(AddressType::P2wpkh),
         None => {
-            let labels = [
-                "p2wpkh       native segwit, bc1q… (BIP84, recommended)",
-                "p2tr         taproot, bc1p… (BIP86)",
-                "p2sh-p2wpkh  nested segwit, 3… (BIP49)",
-                "p2pkh        legacy, 1… (BIP44)",
-            ];
+            let labels: Vec<String> = CHOICES
+                .iter()
+                .map(|(t, what)| {
+                    format!(
+                        "{:<12} {}",
+                        t.name(),
+                        what.replace("{}", &address_shape(network, *t))
+                    )
+                })
+                .collect();
             Select::new()
                 .with_prompt("Address type")
-                .items(labels)
+                .items(&labels)
                 .default(0)
                 .interact()
-                .map(|i| CHOICES[i])
+                .map(|i| CHOICES[i].0)
                 .map_err(prompt_error)
         }
     }
+}
+
+/// How addresses of type `t` begin on `network` (`tb1q…`, `bcrt1p…`, `2…`, `m…/n…`, Qtum's
+/// `Q…`), read off real addresses of that network rather than written down per network.
+pub fn address_shape(network: Network, t: AddressType) -> String {
+    let script = |fill: u8| match t {
+        AddressType::P2wpkh => ScriptBuf::new_p2wpkh(&[fill; 20]),
+        AddressType::P2tr => ScriptBuf::new_p2tr(&[fill; 32]),
+        AddressType::P2shP2wpkh => ScriptBuf::new_p2sh(&[fill; 20]),
+        AddressType::P2pkh => ScriptBuf::new_p2pkh(&[fill; 20]),
+    };
+    let mut shapes: Vec<String> = Vec::new();
+    for fill in [0x00, 0xff] {
+        let Some(address) = Address::from_script(&script(fill), network) else {
+            continue;
+        };
+        let text = address.to_string();
+        // Bech32: the human-readable part, the separator and the version character.
+        let shape = match text.rfind('1') {
+            Some(sep) if matches!(t, AddressType::P2wpkh | AddressType::P2tr) => {
+                text[..sep + 2].to_owned()
+            }
+            _ => text[..1].to_owned(),
+        };
+        if !shapes.contains(&shape) {
+            shapes.push(shape);
+        }
+    }
+    shapes
+        .iter()
+        .map(|s| format!("{s}…"))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The word count: the flag, else a choice on a terminal, else 12.
@@ -285,4 +331,27 @@ pub fn wait_for_enter(prompt: &str) -> Result<(), CliError> {
     term.read_line()
         .map(|_| ())
         .map_err(|e| prompt_error(dialoguer::Error::IO(e)))
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn address_shapes_are_the_networks_own() {
+        let shapes = |n| {
+            [
+                AddressType::P2wpkh,
+                AddressType::P2tr,
+                AddressType::P2shP2wpkh,
+                AddressType::P2pkh,
+            ]
+            .map(|t| address_shape(n, t))
+        };
+        assert_eq!(shapes(Network::Bitcoin), ["bc1q…", "bc1p…", "3…", "1…"]);
+        assert_eq!(shapes(Network::Signet), ["tb1q…", "tb1p…", "2…", "m…/n…"]);
+        assert_eq!(shapes(Network::Regtest)[..2], ["bcrt1q…", "bcrt1p…"]);
+        assert_eq!(shapes(Network::Qtum)[0], "qc1q…");
+        assert_eq!(shapes(Network::Qtum)[3], "Q…");
+    }
 }

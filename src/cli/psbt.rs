@@ -4,6 +4,7 @@
 
 use clap::Subcommand;
 
+use super::code::Code;
 use super::input::file_or_stdin;
 use super::{CliError, CommandFuture, Ctx};
 use ferry::psbt::{DecodedPsbt, Psbt, PsbtError};
@@ -44,8 +45,8 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
     } else {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| {
-                CliError::user(
-                    "malformed_psbt",
+                CliError::new(
+                    Code::MalformedPsbt,
                     "not a PSBT: neither binary nor base64/hex text",
                 )
             })?
@@ -59,18 +60,18 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
     result.map_err(|e| match e {
         // A previous transaction that is not the one spent can lie about the amount.
         PsbtError::NonWitnessUtxoMismatch { .. } | PsbtError::PrevoutIndexOutOfRange { .. } => {
-            CliError::user(
-                "utxo_mismatch",
+            CliError::new(
+                Code::UtxoMismatch,
                 format!(
                     "refusing this PSBT: {e}; its previous transaction is not the one it spends, so the amounts it shows cannot be trusted"
                 ),
             )
         }
-        _ => CliError::user("malformed_psbt", format!("not a valid PSBT: {e}")),
+        _ => CliError::new(Code::MalformedPsbt, format!("not a valid PSBT: {e}")),
     })
 }
 
-pub(super) fn run_psbt(
+pub(super) fn run(
     ctx: &Ctx,
     cmd: PsbtCommand,
     block_on: fn(CommandFuture<'_>) -> Result<(), CliError>,

@@ -10,8 +10,8 @@ use ferry::wallet::Wallet;
 use ferry::wallet::builder::Built;
 use serde::Serialize;
 
-use super::broadcast::ViaArgs;
 use super::chain::SyncArgs;
+use super::fan_out::ViaArgs;
 use super::p2p::P2pArgs;
 use super::send::SendArgs;
 use super::{CliError, Ctx};
@@ -111,13 +111,13 @@ pub fn emit(
     handoff: &super::handoff::HandoffArgs,
 ) -> Result<(), CliError> {
     let prev_txs: Vec<_> = wallet
-        .store
+        .store()
         .cached_txs()?
         .into_iter()
         .map(|c| c.tx)
         .collect();
     let psbt = ferry::wallet::psbt::psbt_for_payment(
-        &wallet.account,
+        wallet.account(),
         built,
         Some(change_index),
         &prev_txs,

@@ -5,6 +5,7 @@
 use ferry::psbt::Psbt;
 use serde_json::json;
 
+use super::code::Code;
 use super::input::file_or_stdin;
 use super::psbt::parse_psbt;
 use super::sign::finalize_all;
@@ -18,14 +19,14 @@ fn read(file: &str) -> Result<Psbt, CliError> {
 /// wins a conflict, as Bitcoin Core's `combinepsbt`).
 pub fn combine(files: &[String], out: &Output) -> Result<(), CliError> {
     if files.len() < 2 {
-        return Err(CliError::user(
-            "bad_input",
+        return Err(CliError::new(
+            Code::BadInput,
             "give at least two PSBT files to combine",
         ));
     }
     if files.iter().filter(|f| *f == "-").count() > 1 {
-        return Err(CliError::user(
-            "bad_input",
+        return Err(CliError::new(
+            Code::BadInput,
             "stdin (-) can be read only once",
         ));
     }
@@ -33,8 +34,8 @@ pub fn combine(files: &[String], out: &Output) -> Result<(), CliError> {
     let mut combined = psbts.next().expect("at least two files")?;
     for (i, p) in psbts.enumerate() {
         combined.combine(p?).map_err(|e| {
-            CliError::user(
-                "cannot_combine",
+            CliError::new(
+                Code::CannotCombine,
                 format!("{} cannot be combined with {}: {e}", files[i + 1], files[0]),
             )
         })?;
@@ -48,8 +49,8 @@ pub fn combine(files: &[String], out: &Output) -> Result<(), CliError> {
 pub fn finalize(file: &str, out: &Output) -> Result<(), CliError> {
     let mut psbt = read(file)?;
     let spent = psbt.spent_outputs().map_err(|e| {
-        CliError::user(
-            "unknown_utxo",
+        CliError::new(
+            Code::UnknownUtxo,
             format!("cannot finalize: {e}; the PSBT must carry every input's UTXO"),
         )
     })?;
@@ -87,15 +88,15 @@ pub fn extract(file: &str, out: &Output) -> Result<(), CliError> {
 /// Extracts a finalized PSBT's transaction and checks it with Core's interpreter.
 pub fn extract_checked(psbt: &Psbt) -> Result<ferry::tx::Transaction, CliError> {
     let tx = psbt.extract_tx().map_err(|e| {
-        CliError::user(
-            "not_finalized",
+        CliError::new(
+            Code::NotFinalized,
             format!("cannot extract the transaction: {e} (sign it, then `ferry psbt finalize`)"),
         )
     })?;
     let spent = psbt.spent_outputs().map_err(CliError::internal)?;
     ferry::consensus::verify_transaction(&tx, &spent).map_err(|e| {
-        CliError::user(
-            "invalid_signatures",
+        CliError::new(
+            Code::InvalidSignatures,
             format!("the transaction does not verify with Bitcoin Core's interpreter: {e}"),
         )
     })?;

@@ -1,7 +1,7 @@
 //! `ferry relay serve|status` and `ferry friends add|list|remove`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::{Args, Subcommand};
 use ferry::identity::{IDENTITY_FILE, load_or_create};
@@ -11,7 +11,8 @@ use ferry::relay::friends::{FRIENDS_FILE, Friends};
 use ferry::relay::queue::Queue;
 use ferry::relay::{AppState, AuthMode, RelayConfig};
 
-use super::{CliError, Output};
+use super::code::Code;
+use super::{CliError, Ctx};
 
 /// `ferry relay …`.
 #[derive(Debug, Subcommand)]
@@ -79,111 +80,25 @@ pub struct ServeArgs {
     pub observers: Vec<String>,
 }
 
-/// `ferry friends …`.
-#[derive(Debug, Subcommand)]
-pub enum FriendsCommand {
-    /// Add a friend: their relay URL and/or identity key.
-    Add {
-        /// A local name.
-        name: String,
-        /// Their relay's URL.
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// Their identity key (hex or npub).
-        #[arg(long, value_name = "HEX|NPUB")]
-        key: Option<String>,
-    },
-    /// List friends.
-    List,
-    /// Remove a friend.
-    Remove {
-        /// The friend's name.
-        name: String,
-    },
-}
-
-fn need_dir(data_dir: Option<&Path>) -> Result<&Path, CliError> {
-    data_dir.ok_or_else(|| {
-        CliError::user(
-            "no_data_dir",
-            "cannot find a home directory for ferry's data: pass --data-dir or set FERRY_DATA_DIR",
-        )
-    })
-}
-
-fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
-    CliError::user("friends", e)
-}
-
-/// Runs `ferry friends …`.
-///
-/// # Errors
-/// Unreadable list, duplicate or unknown names, invalid keys.
-pub fn run_friends(
-    cmd: FriendsCommand,
-    data_dir: Option<&Path>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let path = need_dir(data_dir)?.join(FRIENDS_FILE);
-    let mut friends = Friends::load(&path).map_err(friends_err)?;
-    match cmd {
-        FriendsCommand::Add { name, url, key } => {
-            let f = friends
-                .add(&name, url.as_deref(), key.as_deref())
-                .map_err(friends_err)?
-                .clone();
-            friends.save(&path).map_err(friends_err)?;
-            out.emit(
-                &serde_json::to_value(&f).map_err(CliError::internal)?,
-                |_| format!("added {}", f.name),
-            )
-        }
-        FriendsCommand::List => {
-            let v = serde_json::to_value(&friends.friends).map_err(CliError::internal)?;
-            out.emit(&v, |_| {
-                if friends.friends.is_empty() {
-                    return "no friends yet: ferry friends add NAME --url URL --key KEY".into();
-                }
-                friends
-                    .friends
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{}\t{}\t{}",
-                            f.name,
-                            f.url.as_deref().unwrap_or("-"),
-                            f.key.as_deref().unwrap_or("-")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-        FriendsCommand::Remove { name } => {
-            let f = friends.remove(&name).map_err(friends_err)?;
-            friends.save(&path).map_err(friends_err)?;
-            out.emit(&serde_json::json!({"removed": f.name}), |_| {
-                format!("removed {}", f.name)
-            })
-        }
-    }
+pub(super) fn friends_err(e: ferry::relay::friends::FriendsError) -> CliError {
+    CliError::new(Code::BadFriends, e)
 }
 
 /// Maps a relay client failure: the relay being unreachable, refusing or answering
 /// nonsense is a failure of the other side (exit 2), like a backend's.
 fn relay_err(e: RelayClientError) -> CliError {
     match e {
-        RelayClientError::Unreachable { .. } => CliError::backend(
-            "relay_unreachable",
+        RelayClientError::Unreachable { .. } => CliError::new(
+            Code::RelayUnreachable,
             format!("{e}: check the URL and that the relay is running"),
         ),
         RelayClientError::Refused { ref code, .. } if code == "not_found" => {
-            CliError::backend("relay_not_found", e)
+            CliError::new(Code::RelayNotFound, e)
         }
-        RelayClientError::Refused { .. } => CliError::backend("relay_refused", e),
-        RelayClientError::Protocol { .. } => CliError::backend("relay_protocol", e),
-        RelayClientError::BadReceipt { .. } => CliError::backend("bad_receipt", e),
-        RelayClientError::Client(_) => CliError::user("relay_client", e),
+        RelayClientError::Refused { .. } => CliError::new(Code::RelayRefused, e),
+        RelayClientError::Protocol { .. } => CliError::new(Code::RelayProtocol, e),
+        RelayClientError::BadReceipt { .. } => CliError::new(Code::BadReceipt, e),
+        RelayClientError::Client(_) => CliError::new(Code::RelayClient, e),
         other => CliError::internal(other),
     }
 }
@@ -191,22 +106,17 @@ fn relay_err(e: RelayClientError) -> CliError {
 /// Runs `ferry relay …` (async).
 ///
 /// # Errors
-/// Bind failures, an unusable backend or data dir, relay errors for `status`. `proxy`
-/// (from `--proxy`) carries the `status` request, and `serve`'s peer-to-peer broadcasts.
-pub async fn run_relay(
-    cmd: RelayCommand,
-    data_dir: Option<PathBuf>,
-    backend: Option<String>,
-    proxy: Option<&str>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let dir = need_dir(data_dir.as_deref())?.to_path_buf();
+/// Bind failures, an unusable backend or data dir, relay errors for `status`. `--proxy`
+/// carries the `status` request, and `serve`'s peer-to-peer broadcasts.
+pub(super) async fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<(), CliError> {
+    let dir = ctx.data_dir()?;
+    let (proxy, out) = (ctx.proxy.as_deref(), &ctx.out);
     match cmd {
         RelayCommand::Status { txid, via } => {
             // A malformed txid is the user's mistake (exit 1), not the relay's refusal.
             txid.parse::<ferry::tx::Txid>().map_err(|_| {
-                CliError::user(
-                    "bad_txid",
+                CliError::new(
+                    Code::BadTxid,
                     format!("{txid:?} is not a txid (64 hex digits)"),
                 )
             })?;
@@ -233,7 +143,7 @@ pub async fn run_relay(
                 },
             )
         }
-        RelayCommand::Serve(args) => serve(args, &dir, backend, proxy, out).await,
+        RelayCommand::Serve(args) => serve(ctx, args, dir).await,
     }
 }
 
@@ -249,8 +159,8 @@ fn public_urls(
     if !given.is_empty() {
         for u in given {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(CliError::user(
-                    "bad_public_url",
+                return Err(CliError::new(
+                    Code::BadPublicUrl,
                     format!("--public-url {u:?} is not an http:// or https:// URL"),
                 ));
             }
@@ -265,8 +175,8 @@ fn public_urls(
         if auth == AuthMode::Open {
             return Ok(Vec::new());
         }
-        return Err(CliError::user(
-            "public_url_required",
+        return Err(CliError::new(
+            Code::PublicUrlRequired,
             format!(
                 "listening on every interface ({addr}): pass --public-url with each URL your friends \
                  use for this relay (e.g. --public-url http://my-host:{}), so their signed requests \
@@ -282,17 +192,11 @@ fn public_urls(
     Ok(urls)
 }
 
-async fn serve(
-    args: ServeArgs,
-    dir: &Path,
-    backend: Option<String>,
-    proxy: Option<&str>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let backend_url = backend
-        .or_else(|| args.network.default_backend().map(str::to_owned))
-        .ok_or_else(|| CliError::user("no_backend", "pass --backend URL"))?;
-    let chain = ferry::chain::open(&backend_url).map_err(|e| CliError::user("backend", e))?;
+async fn serve(ctx: &Ctx, args: ServeArgs, dir: &Path) -> Result<(), CliError> {
+    let (proxy, out) = (ctx.proxy.as_deref(), &ctx.out);
+    // The same backend as every wallet command: --backend, or the network's default.
+    let chain = ctx.backend(args.network)?;
+    let backend_url = chain.describe();
     let (identity, _) = load_or_create(&dir.join(IDENTITY_FILE))?;
     let friends = Friends::load(&dir.join(FRIENDS_FILE)).map_err(friends_err)?;
     let auth = if args.open {
@@ -337,33 +241,33 @@ async fn serve(
                 .map(std::sync::Arc::new)
         }
         "backend" => {
-            return Err(CliError::user(
-                "bad_broadcast",
+            return Err(CliError::new(
+                Code::BadBroadcast,
                 "--peer and --observer need --broadcast p2p",
             ));
         }
         other => {
-            return Err(CliError::user(
-                "bad_broadcast",
+            return Err(CliError::new(
+                Code::BadBroadcast,
                 format!("--broadcast {other:?}: use backend or p2p"),
             ));
         }
     };
     let queue_path = dir.join("relay").join("queue.sqlite");
-    let queue = Queue::open(&queue_path).map_err(|e| CliError::user("relay_queue", e))?;
+    let queue = Queue::open(&queue_path).map_err(|e| CliError::new(Code::RelayQueue, e))?;
     let key = identity.public_hex();
     let urls = config.public_urls.clone();
     let state = AppState::new(config, chain, queue, identity, friends.keys());
-    let info = serde_json::json!({
-        "listen": addr.to_string(),
-        "url": format!("http://{addr}"),
-        "key": key,
-        "auth": if args.open { "open" } else { "friends" },
-        "friends": friends.keys().len(),
-        "backend": backend_url,
-        "queue": queue_path.display().to_string(),
-        "public_urls": urls,
-    });
+    let info = RelayInfo {
+        listen: addr.to_string(),
+        url: format!("http://{addr}"),
+        key: key.clone(),
+        auth: if args.open { "open" } else { "friends" },
+        friends: friends.keys().len(),
+        backend: backend_url.clone(),
+        queue: queue_path.display().to_string(),
+        public_urls: urls.clone(),
+    };
     out.emit(&info, |_| {
         format!(
             "relay listening on http://{addr} ({}; {} friends)\nkey: {key}\nbackend: {backend_url}\nqueue: {}{}\nStop with Ctrl-C.",
@@ -383,4 +287,17 @@ async fn serve(
     ferry::relay::run(state, listener, super::shutdown_signal())
         .await
         .map_err(CliError::internal)
+}
+
+/// What `ferry relay serve --json` prints when it is listening.
+#[derive(Debug, serde::Serialize)]
+struct RelayInfo {
+    listen: String,
+    url: String,
+    key: String,
+    auth: &'static str,
+    friends: usize,
+    backend: String,
+    queue: String,
+    public_urls: Vec<String>,
 }

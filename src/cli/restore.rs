@@ -7,6 +7,7 @@ use std::io::BufRead;
 use clap::Args;
 use zeroize::Zeroizing;
 
+use super::code::Code;
 use super::create::{WalletCreated, refuse_existing};
 use super::{CliError, Ctx, prompts};
 use ferry::keys::{Mnemonic, MnemonicError};
@@ -36,20 +37,20 @@ pub struct RestoreArgs {
 }
 
 fn mnemonic_error(e: &MnemonicError) -> CliError {
-    CliError::user("bad_mnemonic", format!("{e}; nothing was written"))
+    CliError::new(Code::BadMnemonic, format!("{e}; nothing was written"))
 }
 
 fn read_stdin_line() -> Result<Zeroizing<String>, CliError> {
     let mut line = Zeroizing::new(String::new());
     std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-        CliError::user(
-            "bad_input",
+        CliError::new(
+            Code::BadInput,
             format!("cannot read the mnemonic from stdin: {e}"),
         )
     })?;
     if line.trim().is_empty() {
-        return Err(CliError::user(
-            "bad_mnemonic",
+        return Err(CliError::new(
+            Code::BadMnemonic,
             "no mnemonic on stdin: give the words as one line, or run in a terminal",
         ));
     }
@@ -83,7 +84,7 @@ pub(super) fn run(ctx: &Ctx, args: RestoreArgs) -> Result<(), CliError> {
     // Questions need the terminal on stdin; with the words piped in there is none to ask.
     let interactive = ctx.interactive && !args.mnemonic_stdin;
     let network = prompts::network(interactive, args.network)?;
-    let address_type = prompts::address_type(interactive, args.address_type)?;
+    let address_type = prompts::address_type(interactive, network, args.address_type)?;
     let passphrase = prompts::bip39_passphrase(
         interactive,
         args.bip39_passphrase,

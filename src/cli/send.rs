@@ -1,5 +1,5 @@
-//! `ferry send`, `ferry broadcast`, `ferry bump`: build, confirm, sign, check and push
-//! transactions — directly, or through friends' relays ([`super::broadcast`]).
+//! `ferry send`: build, confirm, sign, check and push a payment — directly, over the
+//! peer-to-peer network, or through friends' relays ([`super::fan_out`]).
 
 use std::sync::Arc;
 
@@ -9,14 +9,17 @@ use ferry::keys::KeyChain;
 use ferry::script::Address;
 use ferry::tx::{OutPoint, Transaction};
 use ferry::units::{Amount, FeeRate};
+use ferry::wallet::Payment;
 use ferry::wallet::Wallet;
-use ferry::wallet::builder::{self, Built, PaymentRequest, Recipient};
+use ferry::wallet::builder::{self, Built, Recipient};
+use ferry::wallet::fees::{self, FeeChoice};
 use ferry::wallet::rng::WalletRng;
 use ferry::wallet::signing;
 use serde::Serialize;
 
-use super::broadcast::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
-use super::chain::{SyncArgs, open_backend, open_backend_with, sync_wallet};
+use super::chain::{SyncArgs, sync_wallet};
+use super::code::Code;
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs};
 use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
@@ -69,6 +72,7 @@ pub struct SendArgs {
     pub handoff: super::handoff::HandoffArgs,
 }
 
+/// What `ferry send --json` prints (DESIGN.md §3).
 #[derive(Serialize)]
 struct SendReport {
     txid: String,
@@ -92,8 +96,8 @@ fn os_rng() -> WalletRng {
     WalletRng::seeded(u64::from_le_bytes(seed))
 }
 
-fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
-    FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::user("bad_fee_rate", e))
+pub(super) fn parse_fee_rate(s: &str) -> Result<FeeRate, CliError> {
+    FeeRate::parse_sat_per_vb(s).map_err(|e| CliError::new(Code::BadFeeRate, e))
 }
 
 /// The lowest fee rate a payment may pay: the backend's node's floor where it says
@@ -106,58 +110,43 @@ async fn choose_fee_rate(
     ctx: &Ctx,
     backend: &Arc<dyn ChainBackend>,
     network: ferry::network::Network,
-    fee_rate: Option<&str>,
     target: Option<u16>,
     floor: FeeRate,
 ) -> Result<FeeRate, CliError> {
-    if let Some(r) = fee_rate {
-        return parse_fee_rate(r);
-    }
-    let target = target.unwrap_or(6).max(1);
     let estimates = backend.fee_estimates().await?;
-    if estimates.is_empty() && !network.is_mainnet() {
-        // A test chain often has no fee history (Core's regtest answers "Insufficient
-        // data"): its coins are worthless, so the relay minimum is a safe fallback. On a
-        // main network ferry never guesses.
-        // At least 1 sat/vB, which every node relays, whatever the floor.
-        let fallback = floor.max(FeeRate::MIN_RELAY);
-        if !ctx.json {
-            eprintln!(
-                "note: {} has no fee estimates; using the minimum relay fee {} on {network}",
-                backend.describe(),
-                fallback.display_sat_per_vb()
-            );
+    match fees::choose_fee_rate(&estimates, target, floor, network) {
+        Some(FeeChoice::Estimate(rate)) => Ok(rate),
+        Some(FeeChoice::TestNetworkFallback(rate)) => {
+            if !ctx.json {
+                eprintln!(
+                    "note: {} has no fee estimates; using the minimum relay fee {} on {network}",
+                    backend.describe(),
+                    rate.display_sat_per_vb()
+                );
+            }
+            Ok(rate)
         }
-        return Ok(fallback);
+        None => Err(CliError::new(
+            Code::NoFeeEstimates,
+            format!(
+                "{} gave no fee estimates: pass --fee-rate SAT/VB",
+                backend.describe()
+            ),
+        )),
     }
-    // The estimate for the largest target not above the one asked, else the nearest.
-    estimates
-        .range(..=target)
-        .next_back()
-        .or_else(|| estimates.iter().next())
-        .map(|(_, r)| (*r).max(floor))
-        .ok_or_else(|| {
-            CliError::backend(
-                "no_fee_estimates",
-                format!(
-                    "{} gave no fee estimates: pass --fee-rate SAT/VB",
-                    backend.describe()
-                ),
-            )
-        })
 }
 
 fn build_error(e: builder::BuildError) -> CliError {
     use builder::BuildError as B;
     let code = match &e {
-        B::Dust { .. } => "dust_amount",
-        B::FeeRateBelowMinimum { .. } => "fee_rate_too_low",
-        B::HighFee { .. } => "high_fee",
-        B::UnknownCoin(_) => "unknown_coin",
-        B::Selection(_) => "insufficient_funds",
-        _ => "cannot_build",
+        B::Dust { .. } => Code::DustAmount,
+        B::FeeRateBelowMinimum { .. } => Code::FeeRateTooLow,
+        B::HighFee { .. } => Code::HighFee,
+        B::UnknownCoin(_) => Code::UnknownCoin,
+        B::Selection(_) => Code::InsufficientFunds,
+        _ => Code::CannotBuild,
     };
-    CliError::user(code, e)
+    CliError::new(code, e)
 }
 
 fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> String {
@@ -188,8 +177,8 @@ pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Resul
         return Ok(());
     }
     if !ctx.interactive {
-        return Err(CliError::user(
-            "confirmation_required",
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
             "no terminal to confirm on: check the details and pass --yes",
         ));
     }
@@ -202,14 +191,14 @@ pub(super) fn confirm(ctx: &Ctx, yes: bool, text: &str, question: &str) -> Resul
     if ok {
         Ok(())
     } else {
-        Err(CliError::user(
-            "cancelled",
+        Err(CliError::new(
+            Code::Cancelled,
             "cancelled: nothing was signed or sent",
         ))
     }
 }
 
-fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
+pub(super) fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliError> {
     if wallet.is_watch_only() {
         return Err(super::sign::watch_only_error());
     }
@@ -217,7 +206,7 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
     let secret = wallet.unlock(&password)?;
     let keys = signing::derive_keys(
         &secret,
-        &wallet.account,
+        wallet.account(),
         built.inputs.iter().map(|u| (u.chain, u.index)),
     )?;
     signing::sign_built(built, &keys).map_err(CliError::internal)
@@ -225,61 +214,59 @@ fn sign(ctx: &Ctx, wallet: &Wallet, built: &Built) -> Result<Transaction, CliErr
 
 /// `ferry send`.
 pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
+    let mut wallet = ctx.open_wallet()?;
     if !args.psbt && wallet.is_watch_only() {
         return Err(super::sign::watch_only_error());
     }
-    let network = wallet.account.network;
+    let network = wallet.network();
     // Everything the user typed is checked before the network is touched.
     let payee = super::uri::payee(&args.address, args.amount.as_deref(), args.max)?;
     let address =
-        Address::parse(&payee.address, network).map_err(|e| CliError::user("bad_address", e))?;
+        Address::parse(&payee.address, network).map_err(|e| CliError::new(Code::BadAddress, e))?;
     let amount = match (&payee.amount, args.max) {
         (Some(a), false) => a
             .parse::<Amount>()
-            .map_err(|e| CliError::user("bad_amount", e))?,
+            .map_err(|e| CliError::new(Code::BadAmount, e))?,
         (None, true) => Amount::ZERO,
         (Some(_), true) => {
-            return Err(CliError::user(
-                "bad_amount",
+            return Err(CliError::new(
+                Code::BadAmount,
                 "--max sends everything: give no amount with it",
             ));
         }
         (None, false) => {
-            return Err(CliError::user(
-                "bad_amount",
+            return Err(CliError::new(
+                Code::BadAmount,
                 "give an amount with its unit (e.g. 150000sat or 0.0015btc), or --max",
             ));
         }
     };
-    if let Some(r) = &args.fee_rate {
-        parse_fee_rate(r)?;
-    }
+    let fee_rate = args.fee_rate.as_deref().map(parse_fee_rate).transpose()?;
     let coin_control = args
         .utxos
         .iter()
         .map(|s| {
             s.parse::<OutPoint>()
-                .map_err(|e| CliError::user("bad_utxo", format!("{s:?} is not TXID:VOUT: {e}")))
+                .map_err(|e| CliError::new(Code::BadUtxo, format!("{s:?} is not TXID:VOUT: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     if !args.yes && !ctx.interactive && !args.no_broadcast && !args.psbt {
-        return Err(CliError::user(
-            "confirmation_required",
+        return Err(CliError::new(
+            Code::ConfirmationRequired,
             "no terminal to confirm the payment on: check the details and pass --yes",
         ));
     }
 
     if args.handoff.wanted() && !args.no_broadcast && !args.psbt {
-        return Err(CliError::user(
-            "handoff_needs_no_broadcast",
+        return Err(CliError::new(
+            Code::HandoffNeedsNoBroadcast,
             "--qr and --handoff give the signed transaction to someone else: add --no-broadcast",
         ));
     }
     args.handoff.check()?;
     if args.p2p.p2p_network.is_some_and(|n| n != network) {
-        return Err(CliError::user(
-            "wrong_network",
+        return Err(CliError::new(
+            Code::WrongNetwork,
             format!("--p2p-network differs from the wallet's network, {network}"),
         ));
     }
@@ -289,26 +276,18 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     } else {
         super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?
     };
-    let backend = open_backend(ctx, network)?;
+    let backend = ctx.backend(network)?;
     // With --p2p, the network is the broadcast: the backend only builds and checks.
     let direct = p2p.is_none().then(|| Arc::clone(&backend));
     let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
-    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
+    sync_wallet(ctx, &mut wallet, &backend, &args.sync).await?;
     let floor = relay_floor(&backend).await?;
-    let fee_rate = choose_fee_rate(
-        ctx,
-        &backend,
-        network,
-        args.fee_rate.as_deref(),
-        args.target,
-        floor,
-    )
-    .await?;
-    let change = wallet.address_at(
-        KeyChain::Change,
-        wallet.store.next_unused_index(KeyChain::Change)?,
-    )?;
-    let req = PaymentRequest {
+    let fee_rate = match fee_rate {
+        Some(rate) => rate,
+        None => choose_fee_rate(ctx, &backend, network, args.target, floor).await?,
+    };
+    let change = wallet.next_change_address()?;
+    let payment = Payment {
         recipients: vec![Recipient {
             script_pubkey: address.script_pubkey(),
             amount,
@@ -316,14 +295,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         send_max: args.max,
         fee_rate,
         min_fee_rate: floor,
-        change_script: change.script_pubkey.clone(),
         rbf: !args.no_rbf,
-        tip_height: synced.tip_height,
         allow_high_fee: args.allow_high_fee,
         coin_control,
     };
-    let mut rng = os_rng();
-    let built = builder::build_payment(&req, &synced.utxos, &mut rng).map_err(build_error)?;
+    let built = wallet
+        .build_payment(payment, &change, &mut os_rng())
+        .map_err(build_error)?;
 
     if args.psbt {
         return super::psbt_create::emit(ctx, &wallet, &built, change.index, &args.handoff);
@@ -367,14 +345,13 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         broadcast,
         p2p,
     };
-    if !args.no_broadcast {
-        let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
-        if let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &doc) {
-            if let (Some(r), false) = (&report.p2p, ctx.json) {
-                ctx.out.emit(r, super::p2p::human)?;
-            }
-            return Err(e);
+    if !args.no_broadcast
+        && let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &report)
+    {
+        if let (Some(r), false) = (&report.p2p, ctx.json) {
+            ctx.out.emit(r, super::p2p::human)?;
         }
+        return Err(e);
     }
     if args.no_broadcast && args.handoff.wanted() {
         let doc = serde_json::to_value(&report).map_err(CliError::internal)?;
@@ -395,157 +372,5 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             }
             text
         }
-    })
-}
-
-/// Arguments of `ferry broadcast`.
-#[derive(Debug, Args)]
-pub struct BroadcastArgs {
-    /// The signed transaction in hex, or a file (or `-` for stdin) holding hex, a
-    /// finalized PSBT or BBQr frames.
-    #[arg(value_name = "HEX|FILE|-")]
-    pub hex: String,
-    #[command(flatten)]
-    via: ViaArgs,
-    #[command(flatten)]
-    p2p: P2pArgs,
-}
-
-/// `ferry broadcast`.
-pub async fn broadcast(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> {
-    let tx = super::handoff::read_transaction(&args.hex)?;
-    ferry::tx::check_transaction(&tx)
-        .map_err(|e| CliError::user("invalid_tx", format!("the transaction is invalid: {e}")))?;
-    let p2p = match args.p2p.p2p_network {
-        Some(n) => super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, n).await?,
-        None if args.p2p.p2p => {
-            let network = ctx.open_wallet().map_err(|_| {
-                CliError::user(
-                    "no_network",
-                    "--p2p needs the transaction's network: pass --p2p-network NETWORK (or use a wallet)",
-                )
-            })?;
-            super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network.account.network).await?
-        }
-        None => None,
-    };
-    // Relays need no backend of ours; a direct broadcast does (never with --p2p).
-    let direct = if args.via.uses_direct() && p2p.is_none() {
-        // The wallet's network picks the default backend, only when no URL is given.
-        Some(open_backend_with(ctx, || {
-            Ok(ctx.open_wallet()?.account.network)
-        })?)
-    } else {
-        None
-    };
-    let broadcaster = Broadcaster::new(ctx, &args.via, direct)?;
-    // The network first, then any relay (see `send`).
-    let report = match &p2p {
-        Some(config) => Some(super::p2p::run(config, &tx).await?),
-        None => None,
-    };
-    let outcomes = broadcaster.broadcast(&tx).await;
-    let txid = tx.txid().to_string();
-    let mut doc = serde_json::json!({"txid": txid, "broadcast": outcomes});
-    if let Some(r) = &report {
-        doc["p2p"] = serde_json::to_value(r).map_err(CliError::internal)?;
-    }
-    let human = |_: &serde_json::Value| match &report {
-        Some(r) => super::p2p::human(r),
-        None => format!("broadcast {txid}"),
-    };
-    if let Err(e) = super::p2p::verdict(&outcomes, report.as_ref(), &doc) {
-        if !ctx.json && report.is_some() {
-            ctx.out.emit(&doc, human)?;
-        }
-        return Err(e);
-    }
-    ctx.out.emit(&doc, human)
-}
-
-/// Arguments of `ferry bump`.
-#[derive(Debug, Args)]
-pub struct BumpArgs {
-    /// The transaction to replace.
-    pub txid: String,
-    /// The new fee rate in sat/vB.
-    #[arg(long, value_name = "SAT/VB")]
-    pub fee_rate: String,
-    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
-    #[arg(long)]
-    pub allow_high_fee: bool,
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub yes: bool,
-    #[command(flatten)]
-    sync: SyncArgs,
-}
-
-/// `ferry bump`: a BIP-0125 replacement paying `--fee-rate`, the extra fee taken from the
-/// change output.
-pub async fn bump(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
-    let network = wallet.account.network;
-    let txid: ferry::tx::Txid = args
-        .txid
-        .parse()
-        .map_err(|_| CliError::user("bad_txid", format!("{:?} is not a txid", args.txid)))?;
-    let fee_rate = parse_fee_rate(&args.fee_rate)?;
-    if !args.yes && !ctx.interactive {
-        return Err(CliError::user(
-            "confirmation_required",
-            "no terminal to confirm the replacement on: check the details and pass --yes",
-        ));
-    }
-    let backend = open_backend(ctx, network)?;
-    let synced = sync_wallet(ctx, &wallet, &backend, &args.sync).await?;
-    let original = synced
-        .txs
-        .iter()
-        .find(|t| t.tx.txid() == txid)
-        .ok_or_else(|| {
-            CliError::user(
-                "unknown_tx",
-                format!("{txid} is not a transaction of this wallet"),
-            )
-        })?;
-    if let Some(h) = original.height {
-        return Err(CliError::user(
-            "already_confirmed",
-            format!("{txid} is already confirmed in block {h}: there is nothing to replace"),
-        ));
-    }
-    let plan = super::bump::plan(
-        &wallet,
-        &synced,
-        &original.tx,
-        fee_rate,
-        args.allow_high_fee,
-    )?;
-    let text = format!(
-        "Replace {txid}: fee {} -> {} ({}), change {} -> {}",
-        plan.old_fee,
-        plan.built.fee,
-        fee_rate.display_sat_per_vb(),
-        plan.old_change,
-        plan.built.change.map_or(Amount::ZERO, |(_, v)| v),
-    );
-    confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
-    let tx = sign(ctx, &wallet, &plan.built)?;
-    let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
-        .broadcast(&tx)
-        .await;
-    finish_broadcast(&outcomes, false)?;
-    let report = serde_json::json!({
-        "txid": tx.txid().to_string(),
-        "replaces": txid.to_string(),
-        "hex": tx.to_hex(),
-        "fee_sat": plan.built.fee.to_sat(),
-        "vsize": tx.vsize(),
-        "fee_rate": FeeRate::from_fee_and_vbytes(plan.built.fee, tx.vsize()).unwrap_or(FeeRate::ZERO).to_sat_per_vb_f64(),
-        "broadcast": outcomes,
-    });
-    ctx.out.emit(&report, |r| {
-        format!("replaced {txid} with {}", r["txid"].as_str().unwrap_or(""))
     })
 }

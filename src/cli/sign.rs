@@ -19,6 +19,7 @@ use ferry::wallet::Wallet;
 use ferry::wallet::psbt::{Owned, Ownership, SCRIPT_LOOKAHEAD, ScriptIndex, derive_paths};
 use serde::Serialize;
 
+use super::code::Code;
 use super::input::file_or_stdin;
 use super::psbt::parse_psbt;
 use super::{CliError, Ctx, prompts};
@@ -59,8 +60,8 @@ struct SignReport {
 
 /// The message of a watch-only wallet asked to sign or send.
 pub fn watch_only_error() -> CliError {
-    CliError::user(
-        "watch_only",
+    CliError::new(
+        Code::WatchOnly,
         "watch-only: this wallet has no keys; make a PSBT with `ferry psbt create` and sign it where the keys are (`ferry sign`)",
     )
 }
@@ -72,9 +73,9 @@ fn script_index(wallet: &Wallet) -> Result<ScriptIndex, CliError> {
         .into_iter()
         .enumerate()
     {
-        let next = wallet.store.next_unused_index(chain)?;
+        let next = wallet.store().next_unused_index(chain)?;
         let cached = wallet
-            .store
+            .store()
             .cached_utxos()?
             .iter()
             .filter(|u| u.chain == chain)
@@ -83,16 +84,16 @@ fn script_index(wallet: &Wallet) -> Result<ScriptIndex, CliError> {
             .unwrap_or(0);
         up_to[slot] = next.max(cached).saturating_add(SCRIPT_LOOKAHEAD);
     }
-    Ok(ScriptIndex::new(&wallet.account, up_to)?)
+    Ok(ScriptIndex::new(wallet.account(), up_to)?)
 }
 
 /// Refuses a PSBT made for another network: an xpub of the other kind, or a key of this
 /// wallet's master at a BIP-0044/49/84/86 path with another coin type.
 fn check_network(wallet: &Wallet, psbt: &Psbt, own: &Ownership) -> Result<(), CliError> {
-    let network = wallet.account.network;
+    let network = wallet.network();
     let wrong = |what: String| {
-        CliError::user(
-            "wrong_network",
+        CliError::new(
+            Code::WrongNetwork,
             format!("this PSBT is not for {network}: {what}; nothing was signed"),
         )
     };
@@ -130,8 +131,8 @@ fn check_sighash(psbt: &Psbt, own: &Ownership) -> Result<(), CliError> {
             && t != 0x01
             && t != 0x00
         {
-            return Err(CliError::user(
-                "unsafe_sighash",
+            return Err(CliError::new(
+                Code::UnsafeSighash,
                 format!(
                     "refusing to sign: input {i} asks for sighash type {t:#04x}, which lets others change what it pays; ferry signs with SIGHASH_ALL (DEFAULT for taproot) only"
                 ),
@@ -156,7 +157,7 @@ fn summary(
     fee: Amount,
     rate: Option<(FeeRate, u64)>,
 ) -> String {
-    let network = wallet.account.network;
+    let network = wallet.network();
     let tx = &psbt.unsigned_tx;
     let mut s = format!(
         "Sign this PSBT (version {}, txid {})?\n  pays:\n",
@@ -237,10 +238,10 @@ pub fn finalize_all(
     }
     let tx = psbt
         .extract_tx()
-        .map_err(|e| CliError::user("cannot_extract", e))?;
+        .map_err(|e| CliError::new(Code::CannotExtract, e))?;
     ferry::consensus::verify_transaction(&tx, spent).map_err(|e| {
-        CliError::user(
-            "invalid_signatures",
+        CliError::new(
+            Code::InvalidSignatures,
             format!(
                 "the finalized transaction does not verify with Bitcoin Core's interpreter: {e}"
             ),
@@ -257,21 +258,22 @@ pub fn run(ctx: &Ctx, args: SignArgs) -> Result<(), CliError> {
         return Err(watch_only_error());
     }
     let fee = psbt.fee().map_err(|e| {
-        CliError::user(
-            "unknown_fee",
+        CliError::new(
+            Code::UnknownFee,
             format!("refusing to sign: the fee cannot be known ({e}); a signer must see what every input spends"),
         )
     })?;
     psbt.check_for_signing()
-        .map_err(|e| CliError::user("inconsistent_psbt", format!("refusing to sign: {e}")))?;
-    let own = Ownership::of(&wallet.account, &psbt, &script_index(&wallet)?);
+        .map_err(|e| CliError::new(Code::InconsistentPsbt, format!("refusing to sign: {e}")))?;
+    let own = Ownership::of(wallet.account(), &psbt, &script_index(&wallet)?);
     check_network(&wallet, &psbt, &own)?;
     if own.inputs.iter().all(Option::is_none) {
-        return Err(CliError::user(
-            "nothing_to_sign",
+        return Err(CliError::new(
+            Code::NothingToSign,
             format!(
                 "no input of this PSBT is this wallet's (master fingerprint {}, {}): nothing to sign",
-                wallet.account.master_fingerprint, wallet.account.network
+                wallet.account().master_fingerprint,
+                wallet.network()
             ),
         ));
     }
@@ -290,12 +292,12 @@ pub fn run(ctx: &Ctx, args: SignArgs) -> Result<(), CliError> {
 
     let password = prompts::existing_password(ctx.interactive)?;
     let secret = wallet.unlock(&password)?;
-    let keys = derive_paths(&secret, &wallet.account, &own.signing_paths())?;
+    let keys = derive_paths(&secret, wallet.account(), &own.signing_paths())?;
     drop(secret);
-    own.fill_missing(&wallet.account, &mut psbt)?;
+    own.fill_missing(wallet.account(), &mut psbt)?;
     let before = psbt.clone();
     psbt.sign(&keys)
-        .map_err(|e| CliError::user("cannot_sign", format!("refusing to sign: {e}")))?;
+        .map_err(|e| CliError::new(Code::CannotSign, format!("refusing to sign: {e}")))?;
     drop(keys);
     let signed_inputs: Vec<usize> = (0..psbt.inputs.len())
         .filter(|&i| {

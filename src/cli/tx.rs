@@ -4,8 +4,9 @@
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::code::Code;
 use super::input::arg_or_stdin;
-use super::{CliError, Output};
+use super::{CliError, Ctx};
 use ferry::network::Network;
 use ferry::script::Address;
 use ferry::tx::Transaction;
@@ -119,14 +120,15 @@ impl DecodedTx {
 /// Parses transaction hex with an error that says what to do.
 pub fn parse_tx_hex(hex: &str) -> Result<Transaction, CliError> {
     Transaction::from_hex(hex).map_err(|e| {
-        CliError::user(
-            "malformed_tx",
+        CliError::new(
+            Code::MalformedTx,
             format!("not a valid raw transaction: {e} (expected the hex of a signed or unsigned transaction)"),
         )
     })
 }
 
-pub(super) fn run_tx(cmd: TxCommand, out: &Output) -> Result<(), CliError> {
+pub(super) fn run(ctx: &Ctx, cmd: TxCommand) -> Result<(), CliError> {
+    let out = &ctx.out;
     match cmd {
         TxCommand::Decode { hex, network } => {
             let hex = arg_or_stdin(&hex, "transaction hex")?;

@@ -7,6 +7,7 @@ use ferry::units::Amount;
 use ferry::wallet::Wallet;
 
 use super::CliError;
+use super::code::Code;
 
 /// What to pay, once a URI (if it is one) is read.
 #[derive(Debug)]
@@ -21,10 +22,10 @@ pub struct Payee {
 
 fn uri_error(e: Bip21Error) -> CliError {
     let code = match e {
-        Bip21Error::UnknownRequired(_) => "unsupported_uri",
-        _ => "bad_uri",
+        Bip21Error::UnknownRequired(_) => Code::UnsupportedUri,
+        _ => Code::BadUri,
     };
-    CliError::user(code, e)
+    CliError::new(code, e)
 }
 
 /// Reads `send`'s ADDRESS argument: a plain address passes through; a `bitcoin:` URI gives
@@ -44,17 +45,18 @@ pub fn payee(address: &str, amount: Option<&str>, max: bool) -> Result<Payee, Cl
     let uri = PaymentUri::parse(address).map_err(uri_error)?;
     let amount = match (uri.amount, amount) {
         (Some(_), _) if max => {
-            return Err(CliError::user(
-                "amount_conflict",
+            return Err(CliError::new(
+                Code::AmountConflict,
                 "the payment URI asks for an amount: --max would pay something else",
             ));
         }
         (Some(asked), Some(given)) => {
-            let given_amount: Amount =
-                given.parse().map_err(|e| CliError::user("bad_amount", e))?;
+            let given_amount: Amount = given
+                .parse()
+                .map_err(|e| CliError::new(Code::BadAmount, e))?;
             if given_amount != asked {
-                return Err(CliError::user(
-                    "amount_conflict",
+                return Err(CliError::new(
+                    Code::AmountConflict,
                     format!(
                         "the payment URI asks for {asked} ({} BTC) but the command line says {given_amount}: nothing was sent",
                         asked.to_btc_string()
@@ -79,7 +81,7 @@ pub fn payee(address: &str, amount: Option<&str>, max: bool) -> Result<Payee, Cl
 /// A database error.
 pub fn remember_label(wallet: &Wallet, payee: &Payee) -> Result<(), CliError> {
     if let Some(label) = payee.label.as_deref().filter(|l| !l.is_empty()) {
-        wallet.store.set_label("addr", &payee.address, label)?;
+        wallet.store().set_label("addr", &payee.address, label)?;
     }
     Ok(())
 }
@@ -96,7 +98,7 @@ pub fn receive_uri(
     let amount = amount
         .map(|a| {
             a.parse::<Amount>()
-                .map_err(|e| CliError::user("bad_amount", e))
+                .map_err(|e| CliError::new(Code::BadAmount, e))
         })
         .transpose()?;
     Ok(PaymentUri {

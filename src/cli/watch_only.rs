@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::code::Code;
 use super::create::CreateArgs;
 use super::{CliError, Ctx};
 use ferry::network::Network;
@@ -24,18 +25,19 @@ struct WatchOnlyCreated<'a> {
 /// Creates the watch-only wallet; nothing is written unless the descriptors are good.
 pub fn create(ctx: &Ctx, args: &CreateArgs, network: Option<Network>) -> Result<(), CliError> {
     let paths = ctx.wallet_paths()?;
-    let receive = args
-        .descriptor
-        .as_deref()
-        .ok_or_else(|| CliError::user("bad_descriptor", "--watch-only needs --descriptor DESC"))?;
+    let receive = args.descriptor.as_deref().ok_or_else(|| {
+        CliError::new(Code::BadDescriptor, "--watch-only needs --descriptor DESC")
+    })?;
     let account = account_from_descriptors(receive, args.change_descriptor.as_deref(), network)
         .map_err(|e| {
             let code = match e {
-                WatchOnlyError::MissingChecksum | WatchOnlyError::Descriptor(_) => "bad_descriptor",
-                WatchOnlyError::Network(_) => "wrong_network",
-                _ => "unsupported_descriptor",
+                WatchOnlyError::MissingChecksum | WatchOnlyError::Descriptor(_) => {
+                    Code::BadDescriptor
+                }
+                WatchOnlyError::Network(_) => Code::WrongNetwork,
+                _ => Code::UnsupportedDescriptor,
             };
-            CliError::user(code, e)
+            CliError::new(code, e)
         })?;
     create_watch_only(&paths, &account)?;
     let view = WatchOnlyCreated {

@@ -4,32 +4,23 @@
 use std::collections::{HashMap, HashSet};
 
 use super::block::{
-    Block, BlockHash, COINBASE_MATURITY, bip34_prefix, find_witness_commitment, regtest_genesis,
-    subsidy, witness_commitment,
+    Block, BlockHash, BlockHeader, bip34_prefix, find_witness_commitment, regtest_genesis, subsidy,
+    witness_commitment,
 };
-use crate::script::opcodes::OP_RETURN;
+pub use super::txrules::{
+    Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx, is_unspendable,
+};
 use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
 use crate::units::{Amount, Weight};
 
-/// `LOCKTIME_THRESHOLD`: lock times below are heights, above are UNIX times.
-const LOCKTIME_THRESHOLD: u32 = 500_000_000;
 /// BIP-0068: the sequence bit that disables the relative lock.
 const SEQUENCE_DISABLE: u32 = 1 << 31;
 /// BIP-0068: the sequence bit that makes the relative lock time-based.
 const SEQUENCE_TYPE_TIME: u32 = 1 << 22;
 /// BIP-0068: the bits that hold the relative lock.
 const SEQUENCE_MASK: u32 = 0x0000_ffff;
-
-/// An unspent output and where it was created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coin {
-    /// The output.
-    pub output: TxOut,
-    /// The height of the block that created it (the next block's height for mempool coins).
-    pub height: u32,
-    /// Whether a coinbase created it (then it matures after [`COINBASE_MATURITY`] blocks).
-    pub is_coinbase: bool,
-}
+/// Core's `MAX_FUTURE_BLOCK_TIME`: how far ahead of the clock a block's time may be.
+pub const MAX_FUTURE_BLOCK_TIME: i64 = 2 * 60 * 60;
 
 /// Where a confirmed transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,94 +68,6 @@ fn block_err(reason: &str, debug: impl Into<String>) -> ChainError {
         reason: reason.into(),
         debug: debug.into(),
     }
-}
-
-/// A transaction rule failure: Core's reason and a detail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxRuleError {
-    /// Core's reject reason.
-    pub reason: String,
-    /// Detail, as Core's debug message (may be empty).
-    pub debug: String,
-}
-
-impl TxRuleError {
-    /// Creates a rule failure.
-    pub fn new(reason: impl Into<String>, debug: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-            debug: debug.into(),
-        }
-    }
-}
-
-/// Returns Core's reject reason for a context-free check failure (`CheckTransaction`).
-pub fn check_tx_reason(err: &crate::tx::CheckTxError) -> String {
-    // Every CheckTxError message ends with Core's reason in brackets.
-    let msg = err.to_string();
-    msg.rsplit_once('(')
-        .and_then(|(_, r)| r.strip_suffix(')'))
-        .map_or(msg.clone(), str::to_owned)
-}
-
-/// Core's `Consensus::CheckTxInputs`: coinbase maturity at `spend_height`, amounts in
-/// range, inputs covering outputs. Returns the fee.
-///
-/// # Errors
-/// The rule broken, with Core's reason.
-pub fn check_tx_inputs(
-    tx: &Transaction,
-    coins: &[Coin],
-    spend_height: u32,
-) -> Result<Amount, TxRuleError> {
-    let mut value_in = Amount::ZERO;
-    for coin in coins {
-        if coin.is_coinbase && spend_height.saturating_sub(coin.height) < COINBASE_MATURITY {
-            return Err(TxRuleError::new(
-                "bad-txns-premature-spend-of-coinbase",
-                format!(
-                    "tried to spend coinbase at depth {}",
-                    spend_height.saturating_sub(coin.height)
-                ),
-            ));
-        }
-        value_in = value_in
-            .checked_add(coin.output.value)
-            .filter(|v| *v <= Amount::MAX_MONEY && coin.output.value <= Amount::MAX_MONEY)
-            .ok_or_else(|| TxRuleError::new("bad-txns-inputvalues-outofrange", ""))?;
-    }
-    let value_out = Amount::checked_sum(tx.output.iter().map(|o| o.value))
-        .ok_or_else(|| TxRuleError::new("bad-txns-txouttotal-toolarge", ""))?;
-    value_in.checked_sub(value_out).ok_or_else(|| {
-        TxRuleError::new(
-            "bad-txns-in-belowout",
-            format!(
-                "value in ({}) < value out ({})",
-                value_in.to_btc_string(),
-                value_out.to_btc_string()
-            ),
-        )
-    })
-}
-
-/// Core's `IsFinalTx` for a block at `height` whose previous block has median time
-/// `time`.
-pub fn is_final_tx(tx: &Transaction, height: u32, time: u32) -> bool {
-    if tx.lock_time == 0 {
-        return true;
-    }
-    let limit = if tx.lock_time < LOCKTIME_THRESHOLD {
-        height
-    } else {
-        time
-    };
-    tx.lock_time < limit || tx.input.iter().all(|i| i.sequence == u32::MAX)
-}
-
-/// Returns true if an output can never be spent (Core leaves these out of the UTXO set).
-pub fn is_unspendable(output: &TxOut) -> bool {
-    let b = output.script_pubkey.as_bytes();
-    b.first() == Some(&OP_RETURN) || b.len() > 10_000
 }
 
 /// The chain: every block from genesis, the UTXO set and a txid index.
@@ -301,20 +204,78 @@ impl Chain {
         min_height < i64::from(height) && min_time < prev_mtp
     }
 
-    /// Checks `block` against the devnet's block rules on top of the tip and connects it.
-    /// `verify_scripts` runs Bitcoin Core's interpreter on every input (the mempool
-    /// already did for transactions it accepted).
+    /// Checks `block` against the devnet's block rules on top of the tip and connects it:
+    /// Core's order — `CheckBlockHeader` (proof of work), `ContextualCheckBlockHeader`
+    /// (previous block, time, version), `CheckBlock` (merkle root, coinbase,
+    /// transactions), `ContextualCheckBlock` (BIP-0034 height, witness commitment, weight,
+    /// finality) and `ConnectBlock` (inputs, scripts, coinbase amount), each a function
+    /// here. `verify_scripts` runs Bitcoin Core's interpreter on every
+    /// input (the mempool already did for transactions it accepted). The block's time must
+    /// not be more than two hours ahead of this machine's clock (`time-too-new`).
     ///
     /// # Errors
     /// [`ChainError`] with Core's reason; the chain is unchanged.
     pub fn connect_block(&mut self, block: Block, verify_scripts: bool) -> Result<(), ChainError> {
+        self.connect_block_at(block, verify_scripts, Some(unix_now()))
+    }
+
+    /// Connects a block read back from the devnet's own store: every rule but the
+    /// scripts (checked when the transactions entered) and the clock (Core does not
+    /// re-check a stored block's time against the clock either).
+    ///
+    /// # Errors
+    /// [`ChainError`] with Core's reason; the chain is unchanged.
+    pub fn replay_block(&mut self, block: Block) -> Result<(), ChainError> {
+        self.connect_block_at(block, false, None)
+    }
+
+    fn connect_block_at(
+        &mut self,
+        block: Block,
+        verify_scripts: bool,
+        now: Option<u32>,
+    ) -> Result<(), ChainError> {
         let height = self.height() + 1;
-        let header = &block.header;
+        Self::check_block_header(&block.header)?;
+        let prev_mtp = self.contextual_check_block_header(&block.header, now)?;
+        check_block(&block)?;
+        self.contextual_check_block(&block, height, prev_mtp)?;
+        let (spent, created) = self.connect_checked(&block, height, verify_scripts)?;
+        self.apply(block, height, spent, created);
+        Ok(())
+    }
+
+    /// Core's `CheckBlockHeader`: the proof of work the header's bits ask for.
+    fn check_block_header(header: &BlockHeader) -> Result<(), ChainError> {
+        if !header.check_pow() {
+            return Err(block_err("high-hash", "proof of work failed"));
+        }
+        Ok(())
+    }
+
+    /// Core's `ContextualCheckBlockHeader` (and `AcceptBlockHeader`'s previous-block
+    /// lookup): on the tip, a time above the tip's median time past and at most
+    /// [`MAX_FUTURE_BLOCK_TIME`] ahead of `now` (when given), version 4 or above. Returns
+    /// the median time past of the previous block.
+    fn contextual_check_block_header(
+        &self,
+        header: &BlockHeader,
+        now: Option<u32>,
+    ) -> Result<u32, ChainError> {
         if header.prev_blockhash != self.tip_hash() {
             return Err(block_err("bad-prevblk", "previous block is not the tip"));
         }
-        if !header.check_pow() {
-            return Err(block_err("high-hash", "proof of work failed"));
+        let prev_mtp = self.median_time_past(self.height());
+        if header.time <= prev_mtp {
+            return Err(block_err("time-too-old", "block's timestamp is too early"));
+        }
+        if let Some(now) = now
+            && i64::from(header.time) > i64::from(now) + MAX_FUTURE_BLOCK_TIME
+        {
+            return Err(block_err(
+                "time-too-new",
+                "block timestamp too far in the future",
+            ));
         }
         if header.version < 4 {
             return Err(block_err(
@@ -322,22 +283,19 @@ impl Chain {
                 format!("rejected nVersion={:#x} block", header.version),
             ));
         }
-        let prev_mtp = self.median_time_past(self.height());
-        if header.time <= prev_mtp {
-            return Err(block_err("time-too-old", "block's timestamp is too early"));
-        }
-        if header.merkle_root != block.compute_merkle_root() {
-            return Err(block_err("bad-txnmrklroot", "hashMerkleRoot mismatch"));
-        }
-        let Some(coinbase) = block.txdata.first().filter(|t| t.is_coinbase()) else {
-            return Err(block_err("bad-cb-missing", "first tx is not coinbase"));
-        };
-        if block.txdata[1..].iter().any(Transaction::is_coinbase) {
-            return Err(block_err("bad-cb-multiple", "more than one coinbase"));
-        }
-        if block.weight() > Weight::MAX_BLOCK {
-            return Err(block_err("bad-blk-weight", "weight limit failed"));
-        }
+        Ok(prev_mtp)
+    }
+
+    /// Core's `ContextualCheckBlock`: BIP-0034 height in the coinbase, the BIP-0141
+    /// witness commitment, the weight limit, and every transaction final at `height`
+    /// (BIP-0113: lock times against the previous block's median time past).
+    fn contextual_check_block(
+        &self,
+        block: &Block,
+        height: u32,
+        prev_mtp: u32,
+    ) -> Result<(), ChainError> {
+        let coinbase = &block.txdata[0];
         if !coinbase.input[0]
             .script_sig
             .as_bytes()
@@ -348,30 +306,45 @@ impl Chain {
                 "block height mismatch in coinbase",
             ));
         }
-        self.check_witness_commitment(&block)?;
+        check_witness_commitment(block)?;
+        if block.weight() > Weight::MAX_BLOCK {
+            return Err(block_err("bad-blk-weight", "weight limit failed"));
+        }
+        for tx in &block.txdata {
+            if !is_final_tx(tx, height, prev_mtp) {
+                return Err(ChainError::Tx {
+                    txid: tx.txid(),
+                    reason: "bad-txns-nonfinal".into(),
+                    debug: "non-final transaction".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Core's `ConnectBlock` checks: no transaction overwriting one already in the chain
+    /// (BIP-0030), inputs existing and unspent (in the UTXO set or earlier in this
+    /// block), matured, covering their outputs, BIP-0068 sequence locks, scripts (when
+    /// `verify_scripts`), and a coinbase paying at most subsidy plus fees. Returns what
+    /// the block spends and creates, for [`apply`](Self::apply).
+    #[allow(clippy::type_complexity)]
+    fn connect_checked(
+        &self,
+        block: &Block,
+        height: u32,
+        verify_scripts: bool,
+    ) -> Result<(Vec<OutPoint>, HashMap<OutPoint, Coin>), ChainError> {
         let mut seen = HashSet::new();
         for tx in &block.txdata {
             let txid = tx.txid();
-            let tx_err = |reason: String, debug: String| ChainError::Tx {
-                txid,
-                reason,
-                debug,
-            };
-            check_transaction(tx).map_err(|e| tx_err(check_tx_reason(&e), String::new()))?;
-            if !is_final_tx(tx, height, prev_mtp) {
-                return Err(tx_err(
-                    "bad-txns-nonfinal".into(),
-                    "non-final transaction".into(),
-                ));
-            }
             if !seen.insert(txid) || self.txindex.contains_key(&txid) {
-                return Err(tx_err(
-                    "bad-txns-BIP30".into(),
-                    "tried to overwrite transaction".into(),
-                ));
+                return Err(ChainError::Tx {
+                    txid,
+                    reason: "bad-txns-BIP30".into(),
+                    debug: "tried to overwrite transaction".into(),
+                });
             }
         }
-
         // Spend inputs against the UTXO set plus outputs created earlier in this block.
         let mut created: HashMap<OutPoint, Coin> = HashMap::new();
         let mut spent: Vec<OutPoint> = Vec::new();
@@ -439,7 +412,7 @@ impl Chain {
         let limit = subsidy(height)
             .checked_add(fees)
             .ok_or_else(|| block_err("bad-cb-amount", "fees overflow"))?;
-        let paid = Amount::checked_sum(coinbase.output.iter().map(|o| o.value))
+        let paid = Amount::checked_sum(block.txdata[0].output.iter().map(|o| o.value))
             .ok_or_else(|| block_err("bad-cb-amount", "coinbase outputs overflow"))?;
         if paid > limit {
             return Err(block_err(
@@ -451,8 +424,17 @@ impl Chain {
                 ),
             ));
         }
+        Ok((spent, created))
+    }
 
-        // All rules passed: apply.
+    /// Applies a checked block: the UTXO set, the txid index and the block list.
+    fn apply(
+        &mut self,
+        block: Block,
+        height: u32,
+        spent: Vec<OutPoint>,
+        mut created: HashMap<OutPoint, Coin>,
+    ) {
         for op in spent {
             self.utxos.remove(&op);
             created.remove(&op);
@@ -471,39 +453,109 @@ impl Chain {
         self.hashes.push(hash);
         self.heights.insert(hash, height);
         self.blocks.push(block);
-        Ok(())
     }
+}
 
-    fn check_witness_commitment(&self, block: &Block) -> Result<(), ChainError> {
-        let coinbase = &block.txdata[0];
-        match find_witness_commitment(coinbase) {
-            Some(commitment) => {
-                let items = coinbase.input[0].witness.items();
-                let reserved: [u8; 32] = match items {
-                    [item] if item.len() == 32 => item[..].try_into().expect("32 bytes"),
-                    _ => {
-                        return Err(block_err(
-                            "bad-witness-nonce-size",
-                            "invalid witness reserved value size",
-                        ));
-                    }
-                };
-                if witness_commitment(&block.txdata, &reserved) != commitment {
+/// Core's `CheckBlock` (context-free): the merkle root, a coinbase first and only
+/// first, and every transaction passing `CheckTransaction`.
+fn check_block(block: &Block) -> Result<(), ChainError> {
+    if block.header.merkle_root != block.compute_merkle_root() {
+        return Err(block_err("bad-txnmrklroot", "hashMerkleRoot mismatch"));
+    }
+    if !block.txdata.first().is_some_and(Transaction::is_coinbase) {
+        return Err(block_err("bad-cb-missing", "first tx is not coinbase"));
+    }
+    if block.txdata[1..].iter().any(Transaction::is_coinbase) {
+        return Err(block_err("bad-cb-multiple", "more than one coinbase"));
+    }
+    for tx in &block.txdata {
+        check_transaction(tx).map_err(|e| ChainError::Tx {
+            txid: tx.txid(),
+            reason: check_tx_reason(&e),
+            debug: String::new(),
+        })?;
+    }
+    Ok(())
+}
+
+/// BIP-0141: a coinbase commitment to the witnesses (its reserved value 32 bytes), or
+/// no witness data anywhere in the block.
+fn check_witness_commitment(block: &Block) -> Result<(), ChainError> {
+    let coinbase = &block.txdata[0];
+    match find_witness_commitment(coinbase) {
+        Some(commitment) => {
+            let items = coinbase.input[0].witness.items();
+            let reserved: [u8; 32] = match items {
+                [item] if item.len() == 32 => item[..].try_into().expect("32 bytes"),
+                _ => {
                     return Err(block_err(
-                        "bad-witness-merkle-match",
-                        "witness merkle commitment mismatch",
+                        "bad-witness-nonce-size",
+                        "invalid witness reserved value size",
                     ));
                 }
-            }
-            None => {
-                if block.txdata.iter().any(Transaction::has_witness) {
-                    return Err(block_err(
-                        "unexpected-witness",
-                        "unexpected witness data found",
-                    ));
-                }
+            };
+            if witness_commitment(&block.txdata, &reserved) != commitment {
+                return Err(block_err(
+                    "bad-witness-merkle-match",
+                    "witness merkle commitment mismatch",
+                ));
             }
         }
-        Ok(())
+        None => {
+            if block.txdata.iter().any(Transaction::has_witness) {
+                return Err(block_err(
+                    "unexpected-witness",
+                    "unexpected witness data found",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since the UNIX epoch, by this machine's clock.
+pub fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devnet::block::{coinbase, finish_block};
+    use crate::script::ScriptBuf;
+
+    fn next_block(chain: &Chain, time: u32) -> Block {
+        let height = chain.height() + 1;
+        let cb = coinbase(height, ScriptBuf::new_p2wpkh(&[3; 20]), subsidy(height));
+        finish_block(chain.tip_hash(), time, vec![cb])
+    }
+
+    #[test]
+    fn block_times_between_median_time_past_and_two_hours_ahead() {
+        let mut chain = Chain::new();
+        let now = unix_now();
+        for i in 0..11 {
+            chain
+                .connect_block(next_block(&chain, now - 100 + i), true)
+                .unwrap();
+        }
+        // The median of the last 11 times (now-100 … now-90) is now-95.
+        assert_eq!(chain.median_time_past(chain.height()), now - 95);
+        let old = next_block(&chain, now - 95);
+        let err = chain.connect_block(old, true).unwrap_err();
+        assert!(err.to_string().contains("time-too-old"), "{err}");
+        let ahead = u32::try_from(MAX_FUTURE_BLOCK_TIME).unwrap();
+        let future = next_block(&chain, now + ahead + 60);
+        let err = chain.connect_block(future.clone(), true).unwrap_err();
+        assert!(err.to_string().contains("time-too-new"), "{err}");
+        assert_eq!(chain.height(), 11);
+        // A stored block is not held to the clock again; it moves the median to now-94.
+        chain.replay_block(future).unwrap();
+        assert_eq!(chain.height(), 12);
+        chain
+            .connect_block(next_block(&chain, now - 93), true)
+            .unwrap();
     }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::block::BlockHash;
+use super::chain::Chain;
 use super::index::ScriptHash;
 use super::node::{Confirmation, Devnet, Utxo};
 use crate::network::Network;
@@ -156,6 +157,99 @@ pub struct ScriptStats {
     pub spent_txo_count: u64,
     /// Their sum.
     pub spent_txo_sum: u64,
+}
+
+/// A block (`GET /block/:hash`, `/blocks`), as electrs serializes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockValue {
+    /// The block hash.
+    pub id: BlockHash,
+    /// The height.
+    pub height: u32,
+    /// nVersion.
+    pub version: u32,
+    /// nTime.
+    pub timestamp: u32,
+    /// Transactions in the block.
+    pub tx_count: u32,
+    /// Serialized size in bytes.
+    pub size: u32,
+    /// Weight units.
+    pub weight: u64,
+    /// The merkle root, shown byte-reversed.
+    pub merkle_root: String,
+    /// The previous block's hash (`null` for genesis).
+    pub previousblockhash: Option<BlockHash>,
+    /// The median time past of this block (BIP-0113).
+    pub mediantime: u32,
+    /// nNonce.
+    pub nonce: u32,
+    /// nBits, as a number.
+    pub bits: u32,
+    /// Difficulty relative to the network's easiest target: 1 on regtest.
+    pub difficulty: u64,
+}
+
+impl BlockValue {
+    /// Builds the JSON of the block at `height` of `chain`.
+    pub fn at(chain: &Chain, height: u32) -> Option<Self> {
+        let block = chain.block(height)?;
+        let h = &block.header;
+        let mut root = h.merkle_root;
+        root.reverse();
+        Some(BlockValue {
+            id: block.block_hash(),
+            height,
+            version: h.version as u32,
+            timestamp: h.time,
+            tx_count: u32::try_from(block.txdata.len()).ok()?,
+            size: u32::try_from(block.serialize().len()).ok()?,
+            weight: block.weight().to_wu(),
+            merkle_root: hex::encode(root),
+            previousblockhash: (height > 0).then_some(h.prev_blockhash),
+            mediantime: chain.median_time_past(height),
+            nonce: h.nonce,
+            bits: h.bits,
+            difficulty: 1,
+        })
+    }
+}
+
+/// `GET /block/:hash/status`: `height` and `next_best` are `null` when not in the chain
+/// (and `next_best` for the tip).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BlockStatus {
+    /// Whether the block is in the best chain.
+    pub in_best_chain: bool,
+    /// Its height.
+    pub height: Option<u32>,
+    /// The next block's hash.
+    pub next_best: Option<BlockHash>,
+}
+
+impl BlockStatus {
+    /// The status of `hash` in `chain`.
+    pub fn of(chain: &Chain, hash: &BlockHash) -> Self {
+        let height = chain.height_of(hash);
+        BlockStatus {
+            in_best_chain: height.is_some(),
+            height,
+            next_best: height.and_then(|h| chain.block_hash(h + 1)),
+        }
+    }
+}
+
+/// An entry of `GET /mempool/recent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentTx {
+    /// The txid.
+    pub txid: Txid,
+    /// The fee in satoshis.
+    pub fee: u64,
+    /// Virtual size.
+    pub vsize: u64,
+    /// The sum of its outputs in satoshis.
+    pub value: u64,
 }
 
 /// Esplora's `scriptpubkey_type` names (electrs' classification).

@@ -2,15 +2,14 @@
 //! the faucet. Synchronous; the HTTP layer holds it behind a mutex.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use k256::SecretKey;
 
 use super::block::{Block, BlockHash, COINBASE_MATURITY, coinbase, finish_block, subsidy};
 use super::chain::{Chain, ChainError, TxLocation};
 use super::index::{Index, ScriptHash, script_hash};
-use super::mempool::{Accepted, Mempool, Reject, RejectKind};
-use super::policy::{dust_threshold, is_unspendable};
+use super::mempool::{Accepted, FeeFloor, Mempool, Reject, RejectKind};
+use super::policy::{dust_threshold, has_valid_ops, is_unspendable};
 use super::store::{Store, StoreError};
 use crate::hashes::{hash160, sha256};
 use crate::script::ScriptBuf;
@@ -115,16 +114,6 @@ impl BroadcastLimits {
     }
 }
 
-/// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
-/// push is over 520 bytes.
-fn has_valid_ops(script: &ScriptBuf) -> bool {
-    script.instructions().all(|i| match i {
-        Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
-        Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
-        Err(_) => false,
-    })
-}
-
 /// The devnet: a regtest chain, its mempool and its index, persisted in a data dir.
 #[derive(Debug)]
 pub struct Devnet {
@@ -138,12 +127,6 @@ pub struct Devnet {
     halted: Option<String>,
     #[cfg(feature = "kernel")]
     kernel: super::kernel::KernelCheck,
-}
-
-fn now() -> u32 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 impl Devnet {
@@ -181,7 +164,7 @@ impl Devnet {
             // Scripts were verified when the transactions entered the mempool.
             devnet
                 .chain
-                .connect_block(block.clone(), false)
+                .replay_block(block.clone())
                 .map_err(|e| corrupt(e.to_string()))?;
             #[cfg(feature = "kernel")]
             devnet
@@ -193,9 +176,14 @@ impl Devnet {
         let mut dropped = Vec::new();
         for (txid, raw) in devnet.store.mempool()? {
             // What no longer enters (decodes badly, or the chain moved on) is forgotten.
-            let accepted = Transaction::deserialize(&raw)
-                .ok()
-                .is_some_and(|tx| devnet.mempool.accept(&tx, &devnet.chain).is_ok());
+            // The fee floor is left to the package: a parent below it came in with the
+            // child stored after it (`submitpackage`).
+            let accepted = Transaction::deserialize(&raw).ok().is_some_and(|tx| {
+                let checked = devnet
+                    .mempool
+                    .check_as(&tx, &devnet.chain, FeeFloor::Package);
+                checked.map(|a| devnet.mempool.commit(&a)).is_ok()
+            });
             if !accepted {
                 dropped.push(txid);
             }
@@ -253,15 +241,22 @@ impl Devnet {
             Err(r) if r.kind == RejectKind::AlreadyInMempool => return Ok(tx.txid()),
             Err(r) => return Err(r),
         };
+        self.commit(&accepted)?;
+        Ok(accepted.entry.txid)
+    }
+
+    /// Stores and adds a transaction the mempool checked against its current state.
+    pub(super) fn commit(&mut self, accepted: &Accepted) -> Result<(), Reject> {
+        let raw = accepted.entry.tx.serialize();
         self.store
-            .put_mempool_tx(&accepted.entry.txid, &tx.serialize(), &accepted.replaced)
+            .put_mempool_tx(&accepted.entry.txid, &raw, &accepted.replaced)
             .map_err(|e| Reject {
                 kind: RejectKind::Invalid,
                 reason: "storage-failed".into(),
                 debug: e.to_string(),
             })?;
-        self.mempool.commit(&accepted);
-        Ok(accepted.entry.txid)
+        self.mempool.commit(accepted);
+        Ok(())
     }
 
     /// Core's `sendrawtransaction` (and so Esplora's `POST /tx`, which calls it): refuses
@@ -338,7 +333,8 @@ impl Devnet {
         let script_again = script.clone();
         let mut txdata = vec![coinbase(height, script, reward)];
         txdata.extend(template.into_iter().map(|e| e.tx.clone()));
-        let time = now().max(self.chain.median_time_past(self.chain.height()) + 1);
+        let time =
+            super::chain::unix_now().max(self.chain.median_time_past(self.chain.height()) + 1);
         let block = finish_block(self.chain.tip_hash(), time, txdata);
         let hash = block.block_hash();
         if let Err(e) = self.chain.connect_block(block.clone(), false) {

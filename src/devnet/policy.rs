@@ -5,7 +5,7 @@
 use super::chain::TxRuleError;
 use crate::script::opcodes::{OP_1, OP_16, OP_CHECKMULTISIG, OP_CHECKSIG, OP_RETURN};
 use crate::script::{Instruction, ScriptBuf};
-use crate::tx::{Transaction, TxOut};
+use crate::tx::{OutPoint, Transaction, TxOut, Txid};
 use crate::units::{FeeRate, Weight};
 
 /// Core's `DUST_RELAY_TX_FEE`: 3 sat/vB.
@@ -19,7 +19,7 @@ pub const MAX_STANDARD_SCRIPTSIG_SIZE: usize = 1650;
 /// Core's `MIN_STANDARD_TX_NONWITNESS_SIZE`.
 pub const MIN_STANDARD_TX_NONWITNESS_SIZE: usize = 65;
 /// Core's `TX_MAX_STANDARD_VERSION`: versions 1 to 3 are relayed (3 under the TRUC rules,
-/// see [`super::truc`]).
+/// see [`super::mempool::truc`]).
 pub const MAX_STANDARD_VERSION: i32 = 3;
 /// Core's `MAX_DUST_OUTPUTS_PER_TX`: one dust output is allowed (as ephemeral dust) when
 /// the transaction pays no fee.
@@ -139,6 +139,16 @@ pub fn output_type(script: &ScriptBuf) -> Option<OutputType> {
         Some((m, n)) if (1..=3).contains(&n) && m >= 1 => Some(OutputType::Multisig),
         _ => None,
     }
+}
+
+/// Core's `CScript::HasValidOps`: every opcode parses, none is above `OP_NOP10` and no
+/// push is over 520 bytes.
+pub fn has_valid_ops(script: &ScriptBuf) -> bool {
+    script.instructions().all(|i| match i {
+        Ok(crate::script::Instruction::Op(op)) => op <= 0xb9,
+        Ok(crate::script::Instruction::Push(d)) => d.len() <= 520,
+        Err(_) => false,
+    })
 }
 
 /// Core's `CScript::IsUnspendable`: `OP_RETURN` first, or too long to ever be spent.
@@ -262,6 +272,49 @@ fn key_hash_signature<'a>(txin: &'a crate::tx::TxIn, prevout: &TxOut) -> Option<
         return (items.len() == 2).then(|| items[0].as_slice());
     }
     None
+}
+
+/// Core's `CheckEphemeralSpends` for one transaction: every dust output of each of its
+/// unconfirmed parents (`parent` looks them up in the mempool, or in the package being
+/// evaluated) must be spent by it — the ephemeral dust a 0-fee parent may carry.
+///
+/// # Errors
+/// `missing-ephemeral-spends`, with Core's detail.
+pub fn check_ephemeral_spends<'a>(
+    tx: &Transaction,
+    parent: impl Fn(&Txid) -> Option<&'a Transaction>,
+) -> Result<(), TxRuleError> {
+    let mut unspent_dust = Vec::new();
+    let mut seen: Vec<Txid> = Vec::new();
+    for txin in &tx.input {
+        let txid = txin.previous_output.txid;
+        if seen.contains(&txid) {
+            continue;
+        }
+        seen.push(txid);
+        if let Some(p) = parent(&txid) {
+            for (vout, o) in p.output.iter().enumerate() {
+                if o.value.to_sat() < dust_threshold(o) {
+                    unspent_dust.push(OutPoint {
+                        txid,
+                        vout: vout as u32,
+                    });
+                }
+            }
+        }
+    }
+    unspent_dust.retain(|op| !tx.input.iter().any(|i| i.previous_output == *op));
+    if unspent_dust.is_empty() {
+        return Ok(());
+    }
+    Err(TxRuleError::new(
+        "missing-ephemeral-spends",
+        format!(
+            "tx {} (wtxid={}) did not spend parent's ephemeral dust",
+            tx.txid(),
+            tx.wtxid()
+        ),
+    ))
 }
 
 /// Core's standard script checks (`STANDARD_SCRIPT_VERIFY_FLAGS`) as far as the devnet

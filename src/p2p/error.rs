@@ -57,13 +57,12 @@ pub enum P2pError {
     #[error("ferry does not speak the {0} peer-to-peer protocol: use a backend or a relay")]
     Unsupported(Network),
     /// Connecting failed (refused, unreachable, name not found).
-    #[error("could not connect to {peer}: {source}")]
+    #[error("could not connect to {peer}: {error}")]
     Connect {
         /// The peer as given.
         peer: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source()`: printed once).
+        error: std::io::Error,
     },
     /// A peer address that is not `HOST:PORT`.
     #[error("{0:?} is not HOST:PORT")]
@@ -88,7 +87,7 @@ pub enum P2pError {
     Transport(String),
     /// A read or write failed.
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// The peer sent something that does not decode.
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -101,4 +100,12 @@ pub enum P2pError {
     /// The peer did not ask for the transaction after it was announced.
     #[error("the peer never asked for the transaction")]
     NotRequested,
+}
+
+// By hand rather than `#[from]`, which would also make the cause a `source()`: the message
+// already carries it, and it should print once.
+impl From<std::io::Error> for P2pError {
+    fn from(e: std::io::Error) -> Self {
+        P2pError::Io(e)
+    }
 }

@@ -97,9 +97,9 @@ async fn open_stream(peer: &str, route: &Route) -> Result<TcpStream, P2pError> {
     let stream = match route {
         Route::Direct => TcpStream::connect(peer)
             .await
-            .map_err(|source| P2pError::Connect {
+            .map_err(|error| P2pError::Connect {
                 peer: peer.to_owned(),
-                source,
+                error,
             })?,
         Route::Socks5(proxy) => {
             let (host, port) = split_host_port(peer)?;

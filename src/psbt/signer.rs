@@ -9,19 +9,11 @@ use super::error::SignerError;
 use crate::hashes::{hash160, sha256};
 use crate::script::taproot::tweak_secret_key;
 use crate::script::{Instruction, ScriptBuf};
-use crate::sighash::{SIGHASH_ALL, SIGHASH_DEFAULT, SIGHASH_SINGLE, SighashCache};
+use crate::sighash::{
+    SIGHASH_ALL, SIGHASH_DEFAULT, SIGHASH_SINGLE, SighashCache, SpendPath, SpendPathError,
+};
 use crate::sign::{GetKey, KeyRequest, KeyStore, sign_ecdsa, sign_schnorr};
 use crate::tx::TxOut;
-
-/// How an input's spent output is signed.
-enum Spend {
-    /// Pre-segwit: the legacy sighash over `script_code`.
-    Legacy { script_code: ScriptBuf },
-    /// Segwit v0: BIP-0143 over `script_code` and the spent value.
-    SegwitV0 { script_code: ScriptBuf },
-    /// Taproot key path (BIP-0341).
-    TaprootKey { output_key: [u8; 32] },
-}
 
 fn compressed(secret: &SecretKey) -> Vec<u8> {
     secret.public_key().to_sec1_bytes().to_vec()
@@ -184,44 +176,27 @@ impl Psbt {
         self.sign(&store)
     }
 
-    /// Works out how input `index` is spent: the script code, or the taproot output key.
-    fn spend_kind(&self, index: usize, utxo: &TxOut) -> Result<Option<Spend>, SignerError> {
+    /// Works out how input `index` is spent: the script code, or the taproot output key
+    /// ([`SpendPath`], shared with the transaction signer).
+    fn spend_path(&self, index: usize, utxo: &TxOut) -> Result<Option<SpendPath>, SignerError> {
         let input = &self.inputs[index];
-        let spk = &utxo.script_pubkey;
-        let missing = |what| SignerError::MissingScript { input: index, what };
-        let (nested, inner) = if spk.is_p2sh() {
-            match &input.redeem_script {
-                Some(r) => (true, r.clone()),
-                // Without the redeem script nothing can be signed; a signer for a
-                // different input may still hold keys here, so this is not an error.
-                None => return Ok(None),
-            }
-        } else {
-            (false, spk.clone())
-        };
-        let spend = if inner.is_p2wpkh() {
-            Spend::SegwitV0 {
-                script_code: ScriptBuf::new_p2pkh(&array(&inner.as_bytes()[2..22])),
-            }
-        } else if inner.is_p2wsh() {
-            let ws = input
-                .witness_script
-                .clone()
-                .ok_or_else(|| missing("witness script"))?;
-            Spend::SegwitV0 { script_code: ws }
-        } else if inner.is_p2tr() && !nested {
-            Spend::TaprootKey {
-                output_key: array(&inner.as_bytes()[2..34]),
-            }
-        } else if inner.witness_program().is_some() {
-            return Err(SignerError::UnsupportedScript {
+        // Without a P2SH output's redeem script nothing can be signed; a signer for a
+        // different input may still hold keys here, so that is not an error.
+        SpendPath::classify(
+            &utxo.script_pubkey,
+            input.redeem_script.as_ref(),
+            input.witness_script.as_ref(),
+        )
+        .map_err(|e| match e {
+            SpendPathError::MissingWitnessScript => SignerError::MissingScript {
                 input: index,
-                script_pubkey: spk.to_hex(),
-            });
-        } else {
-            Spend::Legacy { script_code: inner }
-        };
-        Ok(Some(spend))
+                what: "witness script",
+            },
+            SpendPathError::Unsupported => SignerError::UnsupportedScript {
+                input: index,
+                script_pubkey: utxo.script_pubkey.to_hex(),
+            },
+        })
     }
 
     /// Returns the compressed public keys that may sign input `index` for `script_code`.
@@ -258,7 +233,7 @@ impl Psbt {
         let Some(utxo) = input.spent_output(vout).cloned() else {
             return Ok(Vec::new());
         };
-        let Some(spend) = self.spend_kind(index, &utxo)? else {
+        let Some(spend) = self.spend_path(index, &utxo)? else {
             return Ok(Vec::new());
         };
         let outputs = self.unsigned_tx.output.len();
@@ -275,46 +250,44 @@ impl Psbt {
             sighash,
         };
 
-        if let Spend::TaprootKey { output_key } = spend {
-            if input.tap_key_sig.is_some() {
-                return Ok(Vec::new());
-            }
-            let Some((secret, merkle_root)) = self.taproot_key(index, output_key, keys) else {
-                return Ok(Vec::new());
-            };
-            let sighash_type = input.sighash_type.unwrap_or(u32::from(SIGHASH_DEFAULT));
-            let ty = u8::try_from(sighash_type).map_err(|_| bad_sighash(sighash_type))?;
-            let prevouts = self.spent_outputs().map_err(|_| SignerError::MissingUtxo {
-                input: (0..self.inputs.len())
-                    .find(|&i| {
-                        self.inputs[i]
-                            .spent_output(self.unsigned_tx.input[i].previous_output.vout)
-                            .is_none()
-                    })
-                    .unwrap_or(index),
-            })?;
-            let tweaked = tweak_secret_key(&secret.to_nonzero_scalar(), merkle_root.as_ref())
-                .map_err(|e| SignerError::Signing {
+        let spend = match spend {
+            SpendPath::Ecdsa(spend) => spend,
+            SpendPath::TaprootKey { output_key } => {
+                if input.tap_key_sig.is_some() {
+                    return Ok(Vec::new());
+                }
+                let Some((secret, merkle_root)) = self.taproot_key(index, output_key, keys) else {
+                    return Ok(Vec::new());
+                };
+                let sighash_type = input.sighash_type.unwrap_or(u32::from(SIGHASH_DEFAULT));
+                let ty = u8::try_from(sighash_type).map_err(|_| bad_sighash(sighash_type))?;
+                let prevouts = self.spent_outputs().map_err(|_| SignerError::MissingUtxo {
+                    input: (0..self.inputs.len())
+                        .find(|&i| {
+                            self.inputs[i]
+                                .spent_output(self.unsigned_tx.input[i].previous_output.vout)
+                                .is_none()
+                        })
+                        .unwrap_or(index),
+                })?;
+                let tweaked = tweak_secret_key(&secret.to_nonzero_scalar(), merkle_root.as_ref())
+                    .map_err(|e| SignerError::Signing {
                     input: index,
                     reason: e.to_string(),
                 })?;
-            if <[u8; 32]>::from(tweaked.verifying_key().to_bytes()) != output_key {
-                return Ok(Vec::new());
+                if <[u8; 32]>::from(tweaked.verifying_key().to_bytes()) != output_key {
+                    return Ok(Vec::new());
+                }
+                let sighash = cache
+                    .taproot_sighash(index, &prevouts, ty, None, None)
+                    .map_err(sighash_err)?;
+                let sig = sign_schnorr(&tweaked, &sighash, ty).map_err(sign_err)?;
+                return Ok(vec![(index, Signature::TaprootKey(sig.to_vec()))]);
             }
-            let sighash = cache
-                .taproot_sighash(index, &prevouts, ty, None, None)
-                .map_err(sighash_err)?;
-            let sig = sign_schnorr(&tweaked, &sighash, ty).map_err(sign_err)?;
-            return Ok(vec![(index, Signature::TaprootKey(sig.to_vec()))]);
-        }
-
-        let (segwit, script_code) = match spend {
-            Spend::Legacy { script_code } => (false, script_code),
-            Spend::SegwitV0 { script_code } => (true, script_code),
-            Spend::TaprootKey { .. } => unreachable!("handled above"),
         };
+        let script_code = &spend.script_code;
         let mut held = Vec::new();
-        for pk in self.candidate_pubkeys(index, &script_code) {
+        for pk in self.candidate_pubkeys(index, script_code) {
             if input.partial_sigs.contains_key(&pk) {
                 continue;
             }
@@ -349,16 +322,12 @@ impl Psbt {
             // Legacy would sign the constant "1" hash, reusable by anyone.
             return Err(bad_sighash(sighash_type));
         }
-        let sighash = if segwit {
-            cache
-                .segwit_v0_sighash(index, script_code.as_bytes(), utxo.value, sighash_type)
-                .map_err(sighash_err)?
-        } else {
-            if input.non_witness_utxo.is_none() {
-                return Err(SignerError::MissingNonWitnessUtxo { input: index });
-            }
-            cache.legacy_sighash(index, script_code.as_bytes(), sighash_type)
-        };
+        if !spend.segwit && input.non_witness_utxo.is_none() {
+            return Err(SignerError::MissingNonWitnessUtxo { input: index });
+        }
+        let sighash = spend
+            .sighash(cache, index, utxo.value, sighash_type)
+            .map_err(sighash_err)?;
         held.into_iter()
             .map(|(pubkey, secret)| {
                 let sig = sign_ecdsa(&SigningKey::from(&secret), &sighash, ty).map_err(sign_err)?;

@@ -69,12 +69,12 @@ pub struct Friends {
 #[non_exhaustive]
 pub enum FriendsError {
     /// The file cannot be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML of the expected shape.
     #[error("{path} is not a valid friends list: {reason}")]
@@ -130,10 +130,10 @@ impl Friends {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Friends::default()),
-            Err(source) => {
+            Err(error) => {
                 return Err(FriendsError::Io {
                     path: path.display().to_string(),
-                    source,
+                    error,
                 });
             }
         };
@@ -174,9 +174,9 @@ impl Friends {
     /// # Errors
     /// [`FriendsError::Io`].
     pub fn save(&self, path: &Path) -> Result<(), FriendsError> {
-        let io = |source| FriendsError::Io {
+        let io = |error| FriendsError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let text = toml::to_string_pretty(self).map_err(|e| FriendsError::Parse {
             path: path.display().to_string(),

@@ -18,6 +18,7 @@
 
 mod legacy;
 mod segwit_v0;
+mod spend_path;
 pub mod taproot;
 
 use std::cell::OnceCell;
@@ -26,6 +27,7 @@ use crate::hashes::HashWriter;
 use crate::tx::Transaction;
 
 pub use segwit_v0::SegwitV0Midstates;
+pub use spend_path::{EcdsaSpend, SpendPath, SpendPathError};
 pub use taproot::{TAPSCRIPT_LEAF_VERSION, tapbranch_hash, tapleaf_hash};
 
 /// `SIGHASH_ALL`: sign all inputs and all outputs.

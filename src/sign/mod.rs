@@ -68,20 +68,20 @@ pub enum SignError {
         index: usize,
     },
     /// Computing the sighash failed.
-    #[error("sighash of input {index}: {source}")]
+    #[error("sighash of input {index}: {error}")]
     Sighash {
         /// The input index.
         index: usize,
-        /// The cause.
-        source: crate::sighash::SighashError,
+        /// The cause (in the message, not a `source()`: printed once).
+        error: crate::sighash::SighashError,
     },
     /// The taproot tweak failed (probability ~2^-128).
-    #[error("taproot tweak for input {index}: {source}")]
+    #[error("taproot tweak for input {index}: {error}")]
     Tweak {
         /// The input index.
         index: usize,
-        /// The cause.
-        source: crate::script::taproot::TweakError,
+        /// The cause (in the message).
+        error: crate::script::taproot::TweakError,
     },
     /// The operating system's random number generator failed.
     #[error("no randomness for the signature nonce: {0}")]

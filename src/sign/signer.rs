@@ -5,7 +5,7 @@ use super::ecdsa::is_standard_ecdsa_sighash_type;
 use super::{GetKey, KeyRequest, SignError, sign_ecdsa, sign_schnorr};
 use crate::hashes::hash160;
 use crate::script::ScriptBuf;
-use crate::sighash::{SIGHASH_SINGLE, SighashCache};
+use crate::sighash::{SIGHASH_SINGLE, SighashCache, SpendPath};
 use crate::tx::{Transaction, TxOut, Witness};
 
 /// What to put in one input once it is signed.
@@ -92,7 +92,7 @@ fn sign_input<K: GetKey + ?Sized>(
         }
         let sighash = cache
             .taproot_sighash(index, prevouts, sighash_type, None, None)
-            .map_err(|source| SignError::Sighash { index, source })?;
+            .map_err(|error| SignError::Sighash { index, error })?;
         let sig = sign_schnorr(tweaked, &sighash, sighash_type).map_err(|e| at(e, index))?;
         return Ok(Unlock {
             script_sig: ScriptBuf::new(),
@@ -106,15 +106,13 @@ fn sign_input<K: GetKey + ?Sized>(
             sighash_type,
         });
     }
-    let (request, pkh_at) = if spk.is_p2pkh() {
-        (KeyRequest::PubkeyHash(array(&bytes[3..23])), Kind::P2pkh)
+    // The wallet's single-key templates: the key is asked for by the hash in the output.
+    let request = if spk.is_p2pkh() {
+        KeyRequest::PubkeyHash(array(&bytes[3..23]))
     } else if spk.is_p2wpkh() {
-        (KeyRequest::PubkeyHash(array(&bytes[2..22])), Kind::P2wpkh)
+        KeyRequest::PubkeyHash(array(&bytes[2..22]))
     } else if spk.is_p2sh() {
-        (
-            KeyRequest::NestedWpkhScriptHash(array(&bytes[2..22])),
-            Kind::P2shP2wpkh,
-        )
+        KeyRequest::NestedWpkhScriptHash(array(&bytes[2..22]))
     } else {
         return Err(SignError::UnsupportedScript {
             index,
@@ -134,26 +132,23 @@ fn sign_input<K: GetKey + ?Sized>(
         return Err(SignError::KeyMismatch { index });
     }
     let key = prepared.ecdsa();
-    let sighash = match pkh_at {
-        Kind::P2pkh => cache.legacy_sighash(index, bytes, u32::from(sighash_type)),
-        Kind::P2wpkh | Kind::P2shP2wpkh => {
-            // BIP-0143: the scriptCode of P2WPKH is the P2PKH script of the key hash.
-            let script_code = ScriptBuf::new_p2pkh(&pkh);
-            cache
-                .segwit_v0_sighash(
-                    index,
-                    script_code.as_bytes(),
-                    prevout.value,
-                    u32::from(sighash_type),
-                )
-                .map_err(|source| SignError::Sighash { index, source })?
-        }
+    // A P2SH output here is P2SH-P2WPKH, whose redeem script is the key's P2WPKH program.
+    let redeem = spk.is_p2sh().then(|| ScriptBuf::new_p2wpkh(&pkh));
+    let unsupported = || SignError::UnsupportedScript {
+        index,
+        script_hex: spk.to_hex(),
     };
+    let Ok(Some(SpendPath::Ecdsa(spend))) = SpendPath::classify(spk, redeem.as_ref(), None) else {
+        return Err(unsupported());
+    };
+    let sighash = spend
+        .sighash(cache, index, prevout.value, u32::from(sighash_type))
+        .map_err(|error| SignError::Sighash { index, error })?;
     let sig = sign_ecdsa(key, &sighash, sighash_type)
         .map_err(|e| at(e, index))?
         .to_vec();
-    Ok(match pkh_at {
-        Kind::P2pkh => {
+    Ok(match (spend.segwit, redeem) {
+        (false, _) => {
             let mut script_sig = ScriptBuf::new();
             script_sig.push_slice(&sig).push_slice(&pubkey);
             Unlock {
@@ -161,27 +156,19 @@ fn sign_input<K: GetKey + ?Sized>(
                 witness: Witness::new(),
             }
         }
-        Kind::P2wpkh => Unlock {
+        (true, None) => Unlock {
             script_sig: ScriptBuf::new(),
             witness: Witness::from_items(vec![sig, pubkey.to_vec()]),
         },
-        Kind::P2shP2wpkh => {
+        (true, Some(redeem)) => {
             let mut script_sig = ScriptBuf::new();
-            script_sig.push_slice(ScriptBuf::new_p2wpkh(&pkh).as_bytes());
+            script_sig.push_slice(redeem.as_bytes());
             Unlock {
                 script_sig,
                 witness: Witness::from_items(vec![sig, pubkey.to_vec()]),
             }
         }
     })
-}
-
-/// The ECDSA output types.
-#[derive(Clone, Copy)]
-enum Kind {
-    P2pkh,
-    P2wpkh,
-    P2shP2wpkh,
 }
 
 fn array(bytes: &[u8]) -> [u8; 20] {

@@ -187,7 +187,10 @@ fn non_input_weight(outputs: &[TxOut], max_inputs: usize, segwit: bool) -> Weigh
     Weight::from_wu(bytes as u64 * 4 + if segwit { 2 } else { 0 })
 }
 
-/// Builds an unsigned payment from the wallet's coins `utxos`.
+/// Builds an unsigned payment from the wallet's coins `utxos`: the request is checked, the
+/// coins chosen ([`select`]), the transaction laid out with its inputs shuffled, then paid
+/// either as a send-max ([`finish_send_max`]) or with change when it is worth having
+/// ([`finish_with_change`]), and the fee checked against the guard rails.
 ///
 /// # Errors
 /// [`BuildError`]: a fee rate below the minimum, a dust amount, unknown coin-control coins,
@@ -197,6 +200,46 @@ pub fn build_payment(
     utxos: &[WalletUtxo],
     rng: &mut WalletRng,
 ) -> Result<Built, BuildError> {
+    check_request(req)?;
+    let pool = coin_pool(req, utxos)?;
+    let candidates = candidates(req, &pool)?;
+    let segwit = pool
+        .iter()
+        .any(|u| super::weights::spends_with_witness(&u.txout.script_pubkey));
+    let outputs: Vec<TxOut> = req
+        .recipients
+        .iter()
+        .map(|r| TxOut {
+            value: r.amount,
+            script_pubkey: r.script_pubkey.clone(),
+        })
+        .collect();
+    let costs = Costs::of(req, &outputs, candidates.len(), segwit)?;
+    let selection = select(req, &candidates, &costs.params, rng)?;
+    let (mut tx, inputs) = lay_out(req, &pool, &selection, rng);
+    tx.output = outputs;
+    let prevouts: Vec<TxOut> = inputs.iter().map(|u| u.txout.clone()).collect();
+    let weigh = |tx: &Transaction| signed_weight(tx, &prevouts).ok_or_else(overflow);
+    let paid = if req.send_max {
+        finish_send_max(req, tx, selection.value, weigh)?
+    } else {
+        finish_with_change(req, tx, &selection, &costs, weigh, rng)?
+    };
+    check_fee(
+        req,
+        Built {
+            tx: paid.tx,
+            inputs,
+            fee: paid.fee,
+            weight: paid.weight,
+            change: paid.change,
+            algorithm: selection.algorithm,
+        },
+    )
+}
+
+/// The checks that need no coins: recipients, the fee rate's floor and ceiling, dust.
+fn check_request(req: &PaymentRequest) -> Result<(), BuildError> {
     if req.recipients.is_empty() || (req.send_max && req.recipients.len() != 1) {
         return Err(BuildError::NoRecipients);
     }
@@ -225,22 +268,33 @@ pub fn build_payment(
             }
         }
     }
-    // The coins to choose from.
-    let pool: Vec<&WalletUtxo> = if req.coin_control.is_empty() {
-        utxos.iter().collect()
-    } else {
-        req.coin_control
-            .iter()
-            .map(|op| {
-                utxos
-                    .iter()
-                    .find(|u| u.outpoint == *op)
-                    .ok_or(BuildError::UnknownCoin(*op))
-            })
-            .collect::<Result<_, _>>()?
-    };
+    Ok(())
+}
+
+/// The coins to choose from: all of them, or exactly the coin-control ones.
+fn coin_pool<'a>(
+    req: &PaymentRequest,
+    utxos: &'a [WalletUtxo],
+) -> Result<Vec<&'a WalletUtxo>, BuildError> {
+    if req.coin_control.is_empty() {
+        return Ok(utxos.iter().collect());
+    }
+    req.coin_control
+        .iter()
+        .map(|op| {
+            utxos
+                .iter()
+                .find(|u| u.outpoint == *op)
+                .ok_or(BuildError::UnknownCoin(*op))
+        })
+        .collect()
+}
+
+/// The pool's coins with their worst-case input weights. A coin ferry cannot sign is left
+/// out, unless the user chose it (then it is an error).
+fn candidates(req: &PaymentRequest, pool: &[&WalletUtxo]) -> Result<Vec<Candidate>, BuildError> {
     let mut candidates = Vec::with_capacity(pool.len());
-    for u in &pool {
+    for u in pool {
         // Counted as in a segwit transaction (a legacy input then carries an empty witness
         // byte): never an underestimate.
         match input_weight(&u.txout.script_pubkey, true) {
@@ -253,69 +307,100 @@ pub fn build_payment(
             None => return Err(BuildError::Unsignable(u.outpoint)),
         }
     }
-    let segwit = pool
-        .iter()
-        .any(|u| super::weights::spends_with_witness(&u.txout.script_pubkey));
+    Ok(candidates)
+}
 
-    let mut outputs: Vec<TxOut> = req
-        .recipients
-        .iter()
-        .map(|r| TxOut {
-            value: r.amount,
-            script_pubkey: r.script_pubkey.clone(),
-        })
-        .collect();
-    let rate = req.fee_rate;
-    let fee_for = |w: Weight| rate.fee_for_weight(w).ok_or_else(overflow);
-    let change_weight = output_weight(&req.change_script);
-    let change_fee = fee_for(change_weight)?;
-    let change_spend_fee = input_weight(&req.change_script, true)
-        .and_then(|w| DISCARD_FEE_RATE.fee_for_weight(w))
-        .ok_or_else(overflow)?;
-    let min_viable_change = dust_threshold(&req.change_script).max(
-        change_spend_fee
-            .checked_add(Amount::from_sat(1))
-            .ok_or_else(overflow)?,
-    );
-    let non_input_fee = fee_for(non_input_weight(&outputs, candidates.len(), segwit))?;
-    let recipients_sum =
-        Amount::checked_sum(outputs.iter().map(|o| o.value)).ok_or_else(overflow)?;
-    let params = SelectionParams {
-        target: if req.send_max {
+/// What the payment costs apart from its inputs, and what change is worth.
+struct Costs {
+    params: SelectionParams,
+    recipients_sum: Amount,
+    /// Change below this is not worth an output (dust, or dearer to spend than it holds).
+    min_viable_change: Amount,
+}
+
+impl Costs {
+    fn of(
+        req: &PaymentRequest,
+        outputs: &[TxOut],
+        max_inputs: usize,
+        segwit: bool,
+    ) -> Result<Self, BuildError> {
+        let rate = req.fee_rate;
+        let fee_for = |w: Weight| rate.fee_for_weight(w).ok_or_else(overflow);
+        let change_fee = fee_for(output_weight(&req.change_script))?;
+        let change_spend_fee = input_weight(&req.change_script, true)
+            .and_then(|w| DISCARD_FEE_RATE.fee_for_weight(w))
+            .ok_or_else(overflow)?;
+        let min_viable_change = dust_threshold(&req.change_script).max(
+            change_spend_fee
+                .checked_add(Amount::from_sat(1))
+                .ok_or_else(overflow)?,
+        );
+        let non_input_fee = fee_for(non_input_weight(outputs, max_inputs, segwit))?;
+        let recipients_sum =
+            Amount::checked_sum(outputs.iter().map(|o| o.value)).ok_or_else(overflow)?;
+        let target = if req.send_max {
             non_input_fee
         } else {
             recipients_sum
                 .checked_add(non_input_fee)
                 .ok_or_else(overflow)?
-        },
-        fee_rate: rate,
-        long_term_fee_rate: LONG_TERM_FEE_RATE,
-        change_fee,
-        cost_of_change: change_fee
-            .checked_add(change_spend_fee)
-            .ok_or_else(overflow)?,
-    };
-    let selection = if req.send_max {
-        // Everything worth spending (or exactly the coins chosen).
+        };
+        Ok(Self {
+            params: SelectionParams {
+                target,
+                fee_rate: rate,
+                long_term_fee_rate: LONG_TERM_FEE_RATE,
+                change_fee,
+                cost_of_change: change_fee
+                    .checked_add(change_spend_fee)
+                    .ok_or_else(overflow)?,
+            },
+            recipients_sum,
+            min_viable_change,
+        })
+    }
+}
+
+/// Chooses the coins: everything worth spending for a send-max, exactly the chosen coins
+/// under coin control, else Branch and Bound or Single Random Draw by waste.
+fn select(
+    req: &PaymentRequest,
+    candidates: &[Candidate],
+    params: &SelectionParams,
+    rng: &mut WalletRng,
+) -> Result<coin_selection::Selection, BuildError> {
+    Ok(if req.send_max {
         let worth: Vec<Candidate> = if req.coin_control.is_empty() {
             candidates
                 .iter()
                 .filter(|c| {
-                    rate.fee_for_weight(c.input_weight)
+                    req.fee_rate
+                        .fee_for_weight(c.input_weight)
                         .is_some_and(|fee| c.value > fee)
                 })
                 .copied()
                 .collect()
         } else {
-            candidates.clone()
+            candidates.to_vec()
         };
-        select_all(&worth, &params)?
+        select_all(&worth, params)?
     } else if req.coin_control.is_empty() {
-        select_coins(&candidates, &params, rng)?
+        select_coins(candidates, params, rng)?
     } else {
-        select_all(&candidates, &params)?
-    };
+        select_all(candidates, params)?
+    })
+}
 
+/// The transaction without outputs: the selected coins as inputs in a random order (Core
+/// shuffles them so the order says nothing about the selection), RBF or final sequences,
+/// and an anti-fee-sniping locktime.
+fn lay_out(
+    req: &PaymentRequest,
+    pool: &[&WalletUtxo],
+    selection: &coin_selection::Selection,
+    rng: &mut WalletRng,
+) -> (Transaction, Vec<WalletUtxo>) {
     let mut inputs: Vec<WalletUtxo> = selection
         .coins
         .iter()
@@ -326,14 +411,13 @@ pub fn build_payment(
                 .expect("selected coins come from the pool")
         })
         .collect();
-    // Core shuffles the inputs so their order says nothing about the selection.
     rng.shuffle(&mut inputs);
     let sequence = if req.rbf {
         TxIn::SEQUENCE_RBF
     } else {
         TxIn::SEQUENCE_FINAL_LOCKTIME
     };
-    let mut tx = Transaction {
+    let tx = Transaction {
         version: 2,
         lock_time: anti_fee_sniping_locktime(req.tip_height, rng),
         input: inputs
@@ -342,36 +426,56 @@ pub fn build_payment(
             .collect(),
         output: Vec::new(),
     };
-    let prevouts: Vec<TxOut> = inputs.iter().map(|u| u.txout.clone()).collect();
-    let in_value = selection.value;
-    let weigh = |tx: &Transaction| signed_weight(tx, &prevouts).ok_or_else(overflow);
+    (tx, inputs)
+}
 
-    if req.send_max {
-        outputs[0].value = Amount::ZERO;
-        tx.output = outputs;
-        let weight = weigh(&tx)?;
-        let fee = fee_for(weight)?;
-        let amount = in_value.checked_sub(fee).unwrap_or(Amount::ZERO);
-        let threshold = dust_threshold(&tx.output[0].script_pubkey);
-        if amount < threshold {
-            return Err(BuildError::Dust { amount, threshold });
-        }
-        tx.output[0].value = amount;
-        let built = Built {
-            tx,
-            inputs,
-            fee,
-            weight,
-            change: None,
-            algorithm: selection.algorithm,
-        };
-        return check_fee(req, built);
+/// A transaction with its outputs paid, before the guard rails.
+struct Paid {
+    tx: Transaction,
+    fee: Amount,
+    weight: Weight,
+    change: Option<(usize, Amount)>,
+}
+
+/// Send-max: the one recipient gets the inputs' value less the fee for the signed weight.
+fn finish_send_max(
+    req: &PaymentRequest,
+    mut tx: Transaction,
+    in_value: Amount,
+    weigh: impl Fn(&Transaction) -> Result<Weight, BuildError>,
+) -> Result<Paid, BuildError> {
+    tx.output[0].value = Amount::ZERO;
+    let weight = weigh(&tx)?;
+    let fee = req.fee_rate.fee_for_weight(weight).ok_or_else(overflow)?;
+    let amount = in_value.checked_sub(fee).unwrap_or(Amount::ZERO);
+    let threshold = dust_threshold(&tx.output[0].script_pubkey);
+    if amount < threshold {
+        return Err(BuildError::Dust { amount, threshold });
     }
+    tx.output[0].value = amount;
+    Ok(Paid {
+        tx,
+        fee,
+        weight,
+        change: None,
+    })
+}
 
-    tx.output = outputs;
+/// Adds change at a random position when it is worth having (never after a Branch and Bound
+/// match, which has none); otherwise what is left over goes to the fee, which must still
+/// cover the rate.
+fn finish_with_change(
+    req: &PaymentRequest,
+    mut tx: Transaction,
+    selection: &coin_selection::Selection,
+    costs: &Costs,
+    weigh: impl Fn(&Transaction) -> Result<Weight, BuildError>,
+    rng: &mut WalletRng,
+) -> Result<Paid, BuildError> {
+    let fee_for = |w: Weight| req.fee_rate.fee_for_weight(w).ok_or_else(overflow);
+    let in_value = selection.value;
     let weight_no_change = weigh(&tx)?;
     let fee_no_change = fee_for(weight_no_change)?;
-    let mut change = None;
     if selection.algorithm != Algorithm::BranchAndBound {
         let position = rng.below(tx.output.len() as u64 + 1) as usize;
         tx.output.insert(
@@ -384,43 +488,41 @@ pub fn build_payment(
         let weight = weigh(&tx)?;
         let fee = fee_for(weight)?;
         let value = in_value
-            .checked_sub(recipients_sum)
+            .checked_sub(costs.recipients_sum)
             .and_then(|v| v.checked_sub(fee));
         match value {
-            Some(v) if v >= min_viable_change => {
+            Some(v) if v >= costs.min_viable_change => {
                 tx.output[position].value = v;
-                change = Some((position, v, fee, weight));
+                return Ok(Paid {
+                    tx,
+                    fee,
+                    weight,
+                    change: Some((position, v)),
+                });
             }
             _ => {
                 tx.output.remove(position);
             }
         }
     }
-    let (fee, weight) = match change {
-        Some((_, _, fee, weight)) => (fee, weight),
-        None => {
-            // No change: whatever is left over goes to the fee, which must cover the rate.
-            let fee = in_value.checked_sub(recipients_sum).unwrap_or(Amount::ZERO);
-            if fee < fee_no_change {
-                return Err(BuildError::Selection(SelectionError::InsufficientFunds {
-                    needed: recipients_sum
-                        .checked_add(fee_no_change)
-                        .ok_or_else(overflow)?,
-                    available: in_value,
-                }));
-            }
-            (fee, weight_no_change)
-        }
-    };
-    let built = Built {
+    let fee = in_value
+        .checked_sub(costs.recipients_sum)
+        .unwrap_or(Amount::ZERO);
+    if fee < fee_no_change {
+        return Err(BuildError::Selection(SelectionError::InsufficientFunds {
+            needed: costs
+                .recipients_sum
+                .checked_add(fee_no_change)
+                .ok_or_else(overflow)?,
+            available: in_value,
+        }));
+    }
+    Ok(Paid {
         tx,
-        inputs,
         fee,
-        weight,
-        change: change.map(|(i, v, _, _)| (i, v)),
-        algorithm: selection.algorithm,
-    };
-    check_fee(req, built)
+        weight: weight_no_change,
+        change: None,
+    })
 }
 
 fn check_fee(req: &PaymentRequest, built: Built) -> Result<Built, BuildError> {

@@ -60,23 +60,23 @@ pub enum WalletError {
         reason: String,
     },
     /// A file could not be read or written.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was being done ("read", "write", …).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The operating system's error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl WalletError {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, error: std::io::Error) -> Self {
         WalletError::Io {
             action,
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 use super::keystore::{self, KdfParams, KeystoreSecret};
+use super::sync::{SyncOptions, SyncResult};
 use super::{Account, WalletError, WalletStore};
 use crate::keys::{DerivationPath, KeyChain, Mnemonic};
 use crate::network::Network;
@@ -220,15 +221,14 @@ pub struct WalletAddress {
     pub script_pubkey: ScriptBuf,
 }
 
-/// An open wallet: its paths, database and account. Opening never reads the keystore.
+/// An open wallet: its files, its account, and its view of the chain as of the last sync
+/// applied ([`Wallet::apply_sync`]; empty until then). Opening never reads the keystore.
 #[derive(Debug)]
 pub struct Wallet {
-    /// Where its files are.
-    pub paths: WalletPaths,
-    /// The database.
-    pub store: WalletStore,
-    /// The account.
-    pub account: Account,
+    pub(super) paths: WalletPaths,
+    pub(super) store: WalletStore,
+    pub(super) account: Account,
+    chain: SyncResult,
 }
 
 impl Wallet {
@@ -249,7 +249,88 @@ impl Wallet {
             paths,
             store,
             account,
+            chain: SyncResult::default(),
         })
+    }
+
+    /// The wallet's name.
+    pub fn name(&self) -> &str {
+        &self.paths.name
+    }
+
+    /// Where its encrypted keystore is.
+    pub fn keystore_path(&self) -> PathBuf {
+        self.paths.keystore()
+    }
+
+    /// Its account: network, address type, descriptors.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// Its network.
+    pub fn network(&self) -> Network {
+        self.account.network
+    }
+
+    pub(super) fn paths_database(&self) -> PathBuf {
+        self.paths.database()
+    }
+
+    /// The database, for what has no method of its own yet (labels).
+    pub fn store(&self) -> &WalletStore {
+        &self.store
+    }
+
+    /// How to sync this wallet: at least as far as the addresses already handed out on
+    /// each chain, then `gap_limit` more.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn sync_options(&self, gap_limit: u32) -> Result<SyncOptions, WalletError> {
+        Ok(SyncOptions {
+            gap_limit: gap_limit.max(1),
+            receive_floor: self.store.next_unused_index(KeyChain::Receive)?,
+            change_floor: self.store.next_unused_index(KeyChain::Change)?,
+            ..SyncOptions::default()
+        })
+    }
+
+    /// Takes `result` as the wallet's view of the chain: cached in `wallet.sqlite`, and every
+    /// address with history marked as handed out (so it is never offered again).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn apply_sync(&mut self, result: SyncResult) -> Result<(), WalletError> {
+        self.store
+            .replace_chain_cache(result.tip_height, &result.utxos, &result.txs)?;
+        for used in &result.used {
+            self.store.record_handed_out(
+                used.chain,
+                used.index,
+                &used.address,
+                &used.script_pubkey,
+            )?;
+        }
+        self.chain = result;
+        Ok(())
+    }
+
+    /// The chain as of the last sync applied.
+    pub fn synced(&self) -> &SyncResult {
+        &self.chain
+    }
+
+    /// The next change address, not yet recorded: hand it out once the payment that uses
+    /// it is broadcast.
+    ///
+    /// # Errors
+    /// A derivation or database error.
+    pub fn next_change_address(&self) -> Result<WalletAddress, WalletError> {
+        self.address_at(
+            KeyChain::Change,
+            self.store.next_unused_index(KeyChain::Change)?,
+        )
     }
 
     /// Returns the address at `chain/index` without recording anything.

@@ -1,17 +1,20 @@
 //! The wallet's files and state: the encrypted keystore (the only secret on disk), the
 //! SQLite database of public state, the account derived from a mnemonic, and atomic file
-//! writes. File I/O only — never the network.
+//! writes, and sync as requests and answers (`sync`). File I/O only — never the network.
 
 mod account;
 pub mod builder;
 pub mod cache;
 pub mod coin_selection;
 mod error;
+pub mod fee_bump;
+pub mod fees;
 pub mod files;
 pub mod keystore;
 pub mod psbt;
 pub mod rng;
 pub mod signing;
+mod spending;
 pub mod store;
 pub mod sync;
 pub mod watch_only;
@@ -23,4 +26,5 @@ pub use files::{
     Created, NewWallet, Wallet, WalletAddress, WalletPaths, WalletSummary, create_wallet,
     list_wallets,
 };
+pub use spending::{Balance, Payment, SentAndReceived};
 pub use store::WalletStore;

@@ -22,10 +22,10 @@ pub enum SpendError {
     Wallet(#[from] WalletError),
     /// The signer refused.
     #[error("signing failed: {0}")]
-    Sign(#[from] SignError),
+    Sign(SignError),
     /// The signed transaction does not verify (a bug; nothing was broadcast).
     #[error("the signed transaction does not verify, so it was not broadcast: {0}")]
-    Invalid(#[from] ConsensusError),
+    Invalid(ConsensusError),
     /// The signed transaction is heavier than the fee was computed for (a bug).
     #[error("signed weight {actual} exceeds the {estimated} the fee was computed for")]
     HeavierThanEstimated {
@@ -95,4 +95,18 @@ pub fn sign_built(built: &Built, keys: &KeyStore) -> Result<Transaction, SpendEr
         });
     }
     Ok(tx)
+}
+
+// By hand rather than `#[from]`, which would also make the cause a `source()`: the message
+// already carries it, and it should print once.
+impl From<SignError> for SpendError {
+    fn from(e: SignError) -> Self {
+        SpendError::Sign(e)
+    }
+}
+
+impl From<ConsensusError> for SpendError {
+    fn from(e: ConsensusError) -> Self {
+        SpendError::Invalid(e)
+    }
 }

@@ -1,7 +1,7 @@
 //! The mempool, with Bitcoin Core's acceptance policy as of Core 30/31 (cluster mempool):
 //! context-free checks, standardness, finality, inputs that exist and have matured, the
 //! ephemeral-dust and 0.1 sat/vB fee floors, TRUC (version 3) rules, full replace-by-fee
-//! ([`super::replace`]), cluster limits of 64 transactions and 101 kvB, and every input
+//! ([`replace`]), cluster limits of 64 transactions and 101 kvB, and every input
 //! verified by Bitcoin Core's script interpreter with all spent outputs.
 
 pub mod replace;
@@ -12,7 +12,7 @@ use std::fmt;
 
 use super::block::Block;
 use super::chain::{Chain, Coin, TxRuleError, check_tx_inputs, check_tx_reason, is_final_tx};
-use super::policy::{check_standard, dust_outputs, verify_scripts};
+use super::policy::{check_ephemeral_spends, check_standard, dust_outputs, verify_scripts};
 use crate::tx::{OutPoint, Transaction, TxOut, Txid, check_transaction};
 use crate::units::{Amount, FeeRate, Weight};
 
@@ -140,6 +140,32 @@ impl MempoolEntry {
     }
 }
 
+/// Where the 0.1 sat/vB floor applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeeFloor {
+    /// To the transaction alone (`sendrawtransaction`, `testmempoolaccept`).
+    Individual,
+    /// To its package as a whole, checked by the caller (`submitpackage`).
+    Package,
+}
+
+/// Core's `CheckFeeRate` against the 0.1 sat/vB floor: `min relay fee not met`.
+///
+/// # Errors
+/// The refusal, with Core's `fee < needed` detail.
+pub fn check_fee_floor(fee: Amount, vsize: u64) -> Result<(), Reject> {
+    let min_fee = MIN_RELAY_FEE
+        .fee_for_vbytes(vsize)
+        .unwrap_or(Amount::MAX_MONEY);
+    if fee < min_fee {
+        return Err(reject(
+            "min relay fee not met",
+            format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
+        ));
+    }
+    Ok(())
+}
+
 /// A transaction that passed every check, with what accepting it evicts.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -150,7 +176,7 @@ pub struct Accepted {
 }
 
 /// The mempool.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Mempool {
     entries: HashMap<Txid, MempoolEntry>,
     spent_by: HashMap<OutPoint, Txid>,
@@ -284,27 +310,18 @@ impl Mempool {
     /// # Errors
     /// A [`Reject`] with Core's reason.
     pub fn check(&self, tx: &Transaction, chain: &Chain) -> Result<Accepted, Reject> {
-        let txid = tx.txid();
-        check_transaction(tx).map_err(|e| reject(check_tx_reason(&e), ""))?;
-        if tx.is_coinbase() {
-            return Err(reject("coinbase", ""));
-        }
-        check_standard(tx)?;
-        let next_height = chain.height() + 1;
-        if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
-            return Err(reject("non-final", ""));
-        }
-        if let Some(e) = self.entries.get(&txid) {
-            return Err(if e.tx.wtxid() == tx.wtxid() {
-                Reject {
-                    kind: RejectKind::AlreadyInMempool,
-                    reason: "txn-already-in-mempool".into(),
-                    debug: String::new(),
-                }
-            } else {
-                reject("txn-same-nonwitness-data-in-mempool", "")
-            });
-        }
+        self.check_as(tx, chain, FeeFloor::Individual)
+    }
+
+    /// [`check`](Self::check), with the 0.1 sat/vB floor applied to `tx` alone or left to
+    /// its package ([`FeeFloor::Package`], Core's `m_package_feerates`).
+    pub(super) fn check_as(
+        &self,
+        tx: &Transaction,
+        chain: &Chain,
+        floor: FeeFloor,
+    ) -> Result<Accepted, Reject> {
+        self.pre_checks(tx, chain)?;
         // Direct conflicts: mempool transactions spending one of our inputs. Full RBF
         // (Core 28+): any of them may be replaced, signalled or not.
         let mut direct: Vec<Txid> = Vec::new();
@@ -315,14 +332,76 @@ impl Mempool {
                 direct.push(other);
             }
         }
+        let coins = self.input_coins(tx, chain)?;
+        let entry = self.fee_checks(tx, chain, coins, floor)?;
+        let parents = self.parents(tx);
+        let sibling_eviction = match truc::check(self, &entry, &parents, &direct) {
+            Ok(None) => false,
+            Ok(Some(sibling)) => {
+                direct.push(sibling);
+                true
+            }
+            Err(why) => return Err(reject("TRUC-violation", why)),
+        };
+        let all_conflicts = self.with_descendants(direct.iter().copied());
+        if !direct.is_empty() {
+            replace::check(self, &entry, &direct, &all_conflicts, sibling_eviction)?;
+        }
+        self.check_cluster_limits(&entry, &parents, &all_conflicts)?;
+        check_ephemeral_spends(tx, |t| self.entries.get(t).map(|e| &e.tx))?;
+        for txin in &tx.input {
+            let parent = txin.previous_output.txid;
+            if all_conflicts.contains(&parent) {
+                return Err(reject(
+                    "bad-txns-spends-conflicting-tx",
+                    format!("{} spends conflicting transaction {parent}", entry.txid),
+                ));
+            }
+        }
+        verify_scripts(tx, &entry.prevouts)
+            .map_err(|e| reject(format!("mempool-script-verify-flag-failed ({e})"), ""))?;
+        Ok(Accepted {
+            entry,
+            replaced: all_conflicts.into_iter().collect(),
+        })
+    }
 
+    /// The first of Core's `PreChecks`: `CheckTransaction`, no coinbase, standardness,
+    /// finality for the next block, and not already in the mempool.
+    fn pre_checks(&self, tx: &Transaction, chain: &Chain) -> Result<(), Reject> {
+        check_transaction(tx).map_err(|e| reject(check_tx_reason(&e), ""))?;
+        if tx.is_coinbase() {
+            return Err(reject("coinbase", ""));
+        }
+        check_standard(tx)?;
+        let next_height = chain.height() + 1;
+        if !is_final_tx(tx, next_height, chain.median_time_past(chain.height())) {
+            return Err(reject("non-final", ""));
+        }
+        if let Some(e) = self.entries.get(&tx.txid()) {
+            return Err(if e.tx.wtxid() == tx.wtxid() {
+                Reject {
+                    kind: RejectKind::AlreadyInMempool,
+                    reason: "txn-already-in-mempool".into(),
+                    debug: String::new(),
+                }
+            } else {
+                reject("txn-same-nonwitness-data-in-mempool", "")
+            });
+        }
+        Ok(())
+    }
+
+    /// The coins `tx` spends, from the mempool or the UTXO set; a missing one is
+    /// `bad-txns-inputs-missingorspent`, or `txn-already-known` when an output of `tx`
+    /// itself is in the UTXO set (it is confirmed).
+    fn input_coins(&self, tx: &Transaction, chain: &Chain) -> Result<Vec<Coin>, Reject> {
         let mut coins = Vec::with_capacity(tx.input.len());
         for txin in &tx.input {
             match self.coin(&txin.previous_output, chain) {
                 Some(c) => coins.push(c),
                 None => {
-                    // Core: missing inputs but an output of this very transaction is in
-                    // the UTXO set means it is already confirmed.
+                    let txid = tx.txid();
                     let confirmed = (0..tx.output.len() as u32)
                         .any(|vout| chain.coin(&OutPoint { txid, vout }).is_some());
                     return Err(if confirmed {
@@ -341,6 +420,19 @@ impl Mempool {
                 }
             }
         }
+        Ok(coins)
+    }
+
+    /// BIP-0068 locks, Core's `CheckTxInputs` (the fee), the ephemeral-dust rule and, for
+    /// [`FeeFloor::Individual`], the 0.1 sat/vB floor. Returns the would-be entry.
+    fn fee_checks(
+        &self,
+        tx: &Transaction,
+        chain: &Chain,
+        coins: Vec<Coin>,
+        floor: FeeFloor,
+    ) -> Result<MempoolEntry, Reject> {
+        let next_height = chain.height() + 1;
         if !chain.sequence_locks_ok(tx, &coins, next_height) {
             return Err(reject("non-BIP68-final", ""));
         }
@@ -351,51 +443,16 @@ impl Mempool {
             return Err(reject("dust", "tx with dust output must be 0-fee"));
         }
         let vsize = tx.vsize();
-        let min_fee = MIN_RELAY_FEE
-            .fee_for_vbytes(vsize)
-            .unwrap_or(Amount::MAX_MONEY);
-        if fee < min_fee {
-            return Err(reject(
-                "min relay fee not met",
-                format!("{} < {}", fee.to_sat(), min_fee.to_sat()),
-            ));
+        if floor == FeeFloor::Individual {
+            check_fee_floor(fee, vsize)?;
         }
-        let entry = MempoolEntry {
+        Ok(MempoolEntry {
             tx: tx.clone(),
-            txid,
+            txid: tx.txid(),
             fee,
             vsize,
             prevouts: coins.into_iter().map(|c| c.output).collect(),
             seq: self.next_seq,
-        };
-        let parents = self.parents(tx);
-        let sibling_eviction = match truc::check(self, &entry, &parents, &direct) {
-            Ok(None) => false,
-            Ok(Some(sibling)) => {
-                direct.push(sibling);
-                true
-            }
-            Err(why) => return Err(reject("TRUC-violation", why)),
-        };
-        let all_conflicts = self.with_descendants(direct.iter().copied());
-        if !direct.is_empty() {
-            replace::check(self, &entry, &direct, &all_conflicts, sibling_eviction)?;
-        }
-        self.check_cluster_limits(&entry, &parents, &all_conflicts)?;
-        for txin in &tx.input {
-            let parent = txin.previous_output.txid;
-            if all_conflicts.contains(&parent) {
-                return Err(reject(
-                    "bad-txns-spends-conflicting-tx",
-                    format!("{txid} spends conflicting transaction {parent}"),
-                ));
-            }
-        }
-        verify_scripts(tx, &entry.prevouts)
-            .map_err(|e| reject(format!("mempool-script-verify-flag-failed ({e})"), ""))?;
-        Ok(Accepted {
-            entry,
-            replaced: all_conflicts.into_iter().collect(),
         })
     }
 

@@ -67,5 +67,13 @@ pub enum Bip32Error {
     InvalidFingerprint(String),
     /// A taproot output key could not be computed.
     #[error("taproot tweak failed: {0}")]
-    Taproot(#[from] TweakError),
+    Taproot(TweakError),
+}
+
+// By hand rather than `#[from]`, which would also make the cause a `source()`: the message
+// already carries it, and it should print once.
+impl From<TweakError> for Bip32Error {
+    fn from(e: TweakError) -> Self {
+        Bip32Error::Taproot(e)
+    }
 }
