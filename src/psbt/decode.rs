@@ -154,6 +154,12 @@ pub struct DecodedInput {
     /// Unknown pairs, hex key to hex value.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unknown: BTreeMap<String, String>,
+    /// Version 2: the Unix time this input requires the locktime to be at least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_time_locktime: Option<u32>,
+    /// Version 2: the block height this input requires the locktime to be at least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_height_locktime: Option<u32>,
 }
 
 /// What the PSBT knows about one output.
@@ -229,6 +235,8 @@ fn decode_input(input: &Input, vout: u32) -> DecodedInput {
             .map(|(k, o)| (hex::encode(k), (&o.source).into()))
             .collect(),
         unknown: hex_map(&input.unknown),
+        required_time_locktime: input.required_time_locktime,
+        required_height_locktime: input.required_height_locktime,
     }
 }
 

@@ -111,8 +111,8 @@ fn account_xpub_bytes(account: &Account) -> Option<[u8; 78]> {
 }
 
 /// Makes the unsigned PSBT of a built payment, with everything a signer needs: each input's
-/// UTXO (the spent output for segwit and taproot, the whole previous transaction for
-/// legacy P2PKH, taken from `prev_txs`), the key origins with the master fingerprint (and
+/// UTXO (the spent output for segwit and taproot, and the whole previous transaction, from
+/// `prev_txs`, for every input but taproot — required for legacy P2PKH), the key origins with the master fingerprint (and
 /// the taproot internal key), the account xpub, and the change output's origin (at
 /// `change_index` on the change chain) so a signer can recognise it.
 ///
@@ -148,21 +148,25 @@ pub fn psbt_for_payment(
             )));
         }
         let input = &mut psbt.inputs[i];
-        if coin.txout.script_pubkey.witness_program().is_some()
-            || origin.derived.redeem_script.is_some()
-        {
+        let segwit = coin.txout.script_pubkey.witness_program().is_some()
+            || origin.derived.redeem_script.is_some();
+        if segwit {
             input.witness_utxo = Some(coin.txout.clone());
-        } else {
-            let prev = prev_txs
-                .iter()
-                .find(|t| t.txid() == coin.outpoint.txid)
-                .ok_or_else(|| {
-                    WalletError::Psbt(format!(
+        }
+        // The whole previous transaction too for every spend but taproot (whose signature
+        // commits to every amount): a segwit v0 signature does not, so signers such as BDK
+        // and hardware wallets ask for it, as Core's wallet gives it.
+        if !coin.txout.script_pubkey.is_p2tr() {
+            match prev_txs.iter().find(|t| t.txid() == coin.outpoint.txid) {
+                Some(prev) => input.non_witness_utxo = Some(prev.clone()),
+                None if segwit => {}
+                None => {
+                    return Err(WalletError::Psbt(format!(
                         "the previous transaction of legacy input {} is not in the wallet's cache: sync first",
                         coin.outpoint
-                    ))
-                })?;
-            input.non_witness_utxo = Some(prev.clone());
+                    )));
+                }
+            }
         }
         origin.fill_input(input);
     }

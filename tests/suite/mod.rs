@@ -26,6 +26,7 @@ mod devnet_rpc;
 mod devnet_rpc_blocks;
 mod devnet_rules;
 mod layering;
+mod offline_bdk;
 mod offline_bip21;
 mod offline_core;
 mod offline_handoff;

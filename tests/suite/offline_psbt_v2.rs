@@ -89,6 +89,12 @@ fn locktime_is_determined_as_bip370_says() {
         match case["expected_locktime"].as_u64() {
             Some(lt) => {
                 let psbt = parsed.unwrap_or_else(|e| panic!("{desc}: {e}"));
+                let decoded = psbt.decode();
+                assert_eq!(u64::from(decoded.tx.locktime), lt, "{desc}");
+                for (d, i) in decoded.inputs.iter().zip(&psbt.inputs) {
+                    assert_eq!(d.required_height_locktime, i.required_height_locktime);
+                    assert_eq!(d.required_time_locktime, i.required_time_locktime);
+                }
                 assert_eq!(u64::from(psbt.unsigned_tx.lock_time), lt, "{desc}");
                 assert_eq!(psbt.to_hex(), s(case, "hex"), "{desc}");
             }

@@ -344,6 +344,7 @@ async fn bad_psbts_are_refused_with_their_code_and_nothing_written() {
     // Fee unknown: the UTXO removed.
     let mut blind = Psbt::from_base64(&segwit).unwrap();
     blind.inputs[0].witness_utxo = None;
+    blind.inputs[0].non_witness_utxo = None;
     let j = sign("segwit", &blind.to_base64(), PASSWORD)
         .expect_code(1)
         .json();

@@ -115,7 +115,8 @@ fn payment_psbt_is_recognised_signed_and_verified_for_every_address_type() {
                 _ => assert_eq!(input.bip32_derivation.len(), 1, "{ty:?}"),
             }
             let legacy = ty == AddressType::P2pkh;
-            assert_eq!(input.non_witness_utxo.is_some(), legacy, "{ty:?}");
+            let taproot = ty == AddressType::P2tr;
+            assert_eq!(input.non_witness_utxo.is_some(), !taproot, "{ty:?}");
             assert_eq!(input.witness_utxo.is_some(), !legacy, "{ty:?}");
             assert_eq!(input.redeem_script.is_some(), ty == AddressType::P2shP2wpkh);
         }
