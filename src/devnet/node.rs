@@ -55,7 +55,7 @@ pub enum DevnetError {
     },
     /// Signing the faucet's transaction failed.
     #[error("faucet signing failed: {0}")]
-    Sign(#[from] SignError),
+    Sign(SignError),
     /// Feature `kernel`: libbitcoinkernel did not connect a devnet block. The devnet has
     /// a bug and stops; the block was not stored.
     #[error("{0}")]
@@ -586,5 +586,13 @@ impl Devnet {
             }
         }
         out
+    }
+}
+
+// By hand rather than `#[from]`, which would also make the cause a `source()`: the message
+// already carries it, and it should print once.
+impl From<SignError> for DevnetError {
+    fn from(e: SignError) -> Self {
+        DevnetError::Sign(e)
     }
 }

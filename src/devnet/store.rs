@@ -14,14 +14,14 @@ use crate::tx::Txid;
 pub enum StoreError {
     /// SQLite failed.
     #[error("devnet database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The data directory could not be created.
-    #[error("devnet data directory {path}: {source}")]
+    #[error("devnet data directory {path}: {error}")]
     Dir {
         /// The directory.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message).
+        error: std::io::Error,
     },
 }
 
@@ -37,14 +37,14 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the directory or database cannot be opened.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        crate::fs::create_private_dir_all(dir).map_err(|source| StoreError::Dir {
+        crate::fs::create_private_dir_all(dir).map_err(|error| StoreError::Dir {
             path: dir.display().to_string(),
-            source,
+            error,
         })?;
         let db = dir.join("devnet.sqlite");
-        crate::fs::create_private_file(&db).map_err(|source| StoreError::Dir {
+        crate::fs::create_private_file(&db).map_err(|error| StoreError::Dir {
             path: db.display().to_string(),
-            source,
+            error,
         })?;
         let conn = Connection::open(&db)?;
         // WAL without a sync per commit: a devnet may lose its last block on power loss,
@@ -157,5 +157,13 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+// By hand rather than `#[from]`, which would also make the cause a `source()`: the message
+// already carries it, and it should print once.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
     }
 }

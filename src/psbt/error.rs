@@ -43,12 +43,12 @@ pub enum PsbtError {
     #[error("invalid hex: {0}")]
     Hex(String),
     /// Bytes ended early or a length was malformed while reading a map.
-    #[error("malformed {location}: {source}")]
+    #[error("malformed {location}: {error}")]
     Decode {
         /// The map being read.
         location: Location,
-        /// What went wrong.
-        source: DecodeError,
+        /// What went wrong (in the message, not a `source()`: printed once).
+        error: DecodeError,
     },
     /// A key appears twice in one map.
     #[error("duplicate key {key} in {location}")]

@@ -29,7 +29,7 @@ pub(crate) fn read_map<'a>(
     r: &mut Reader<'a>,
     location: Location,
 ) -> Result<Vec<Pair<'a>>, PsbtError> {
-    let dec = |source| PsbtError::Decode { location, source };
+    let dec = |error| PsbtError::Decode { location, error };
     let mut pairs = Vec::new();
     let mut seen = BTreeSet::new();
     loop {

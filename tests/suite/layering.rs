@@ -169,3 +169,46 @@ fn the_core_and_the_wallet_are_not_async() {
         found.join("\n")
     );
 }
+
+/// An error's cause is printed once: ferry shows an error's message (Display), and its
+/// message already names the cause, so the cause must not also be its `source()` — which
+/// `#[from]`/`#[source]` on a field the message shows, or a field named `source` shown as
+/// `{source}`, would make it (and a reporter walking the chain would print it twice).
+#[test]
+fn errors_print_their_cause_once() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let lines: Vec<&str> = code.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(at) = line.find("#[error(\"") else {
+                continue;
+            };
+            let message = &line[at..];
+            // The variant the attribute is on: up to the next attribute of its kind.
+            let variant: String = lines[i + 1..]
+                .iter()
+                .take_while(|l| !l.contains("#[error(") && !l.starts_with('}'))
+                .take(10)
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n");
+            let shows_field_0 = message.contains("{0}") || message.contains("{0:");
+            if (shows_field_0 && (variant.contains("#[from]") || variant.contains("#[source]")))
+                || message.contains("{source}")
+            {
+                found.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a cause both in the message and as source():\n{}",
+        found.join("\n")
+    );
+}
