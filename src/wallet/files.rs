@@ -229,6 +229,8 @@ pub struct Wallet {
     pub(super) store: WalletStore,
     pub(super) account: Account,
     chain: SyncResult,
+    /// Outputs labelled `spendable: false` (BIP-0329), which coin selection skips.
+    pub(super) frozen: std::collections::HashSet<crate::tx::OutPoint>,
 }
 
 impl Wallet {
@@ -245,11 +247,13 @@ impl Wallet {
         }
         let store = WalletStore::open(&paths.database())?;
         let account = store.account()?;
+        let frozen = super::label_store::unspendable(&store)?;
         Ok(Self {
             paths,
             store,
             account,
             chain: SyncResult::default(),
+            frozen,
         })
     }
 
@@ -277,7 +281,7 @@ impl Wallet {
         self.paths.database()
     }
 
-    /// The database, for what has no method of its own yet (labels).
+    /// The database, for what has no method of its own yet.
     pub fn store(&self) -> &WalletStore {
         &self.store
     }
