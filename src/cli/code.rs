@@ -94,6 +94,8 @@ pub enum Code {
     UnsupportedUri,
     BadUri,
     UnsupportedDescriptor,
+    BadLabel,
+    BadLabelFile,
     /// A bug or an environment problem (exit 4).
     Internal,
 }
@@ -189,6 +191,8 @@ impl Code {
         Code::UnsupportedUri,
         Code::BadUri,
         Code::UnsupportedDescriptor,
+        Code::BadLabel,
+        Code::BadLabelFile,
         Code::Internal,
     ];
 
@@ -282,6 +286,8 @@ impl Code {
             Code::UnsupportedUri => "unsupported_uri",
             Code::BadUri => "bad_uri",
             Code::UnsupportedDescriptor => "unsupported_descriptor",
+            Code::BadLabel => "bad_label",
+            Code::BadLabelFile => "bad_label_file",
             Code::Internal => "internal",
         }
     }
