@@ -24,6 +24,7 @@ mod devnet_packages;
 mod devnet_rpc;
 mod devnet_rpc_blocks;
 mod devnet_rules;
+mod labels;
 mod layering;
 mod offline_bip21;
 mod offline_core;
