@@ -122,6 +122,11 @@ pub enum LabelError {
     /// The origin is not an abbreviated descriptor with key origins.
     #[error("bad origin: {0}")]
     BadOrigin(String),
+    /// The reference is a private key (WIF or extended): never stored, never echoed.
+    #[error(
+        "the {0} ref is a private key: ferry neither keeps nor shows it (BIP-0329 defines no private key types); remove that line and keep the key secret"
+    )]
+    PrivateKey(LabelType),
 }
 
 /// One BIP-0329 record, its reference in ferry's canonical form (lower-case txids,
@@ -158,6 +163,9 @@ fn is_hex(s: &str) -> bool {
 /// [`LabelError::BadRef`] saying what is wrong (an extended key's text is never echoed: it
 /// might be a private one).
 pub fn check_ref(kind: LabelType, reference: &str, network: Network) -> Result<String, LabelError> {
+    if is_private_key(reference) {
+        return Err(LabelError::PrivateKey(kind));
+    }
     match kind {
         LabelType::Tx => reference
             .parse::<Txid>()
@@ -191,6 +199,25 @@ pub fn check_ref(kind: LabelType, reference: &str, network: Network) -> Result<S
             Ok(reference.to_owned())
         }
         LabelType::Spscan => check_spscan(reference, network).map_err(|r| bad_ref(kind, r)),
+    }
+}
+
+/// True for a base58check WIF key or a private extended key (xprv, tprv, SLIP-0132's).
+fn is_private_key(s: &str) -> bool {
+    let Ok(data) = crate::script::base58::decode_check(s) else {
+        return false;
+    };
+    let data = zeroize::Zeroizing::new(data);
+    match data.len() {
+        33 | 34 => Network::ALL
+            .iter()
+            .any(|n| n.params().wif_prefix == data[0]),
+        78 => data
+            .get(..4)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .and_then(crate::keys::slip132::lookup)
+            .is_some_and(|v| v.private),
+        _ => false,
     }
 }
 

@@ -164,3 +164,25 @@ fn the_book_finds_labels_and_frozen_outputs() {
         Some("Address")
     );
 }
+
+#[test]
+fn private_keys_are_refused_and_never_echoed() {
+    use crate::keys::{PrivateKey, Xpriv, Xpub};
+    let xprv = Xpriv::new_master(&[9u8; 32], Network::Bitcoin).unwrap();
+    let xpub = Xpub::from_priv(&xprv).to_string();
+    let secret = k256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+    let wif = PrivateKey::new(secret, true, Network::Bitcoin).to_wif();
+    for (kind, key) in [
+        ("xpub", xprv.to_base58().to_string()),
+        ("addr", wif.to_string()),
+        ("tx", wif.to_string()),
+    ] {
+        let line = format!(r#"{{"type":"{kind}","ref":"{key}","label":"x"}}"#);
+        let err = parsed(&line).unwrap_err();
+        assert!(matches!(err, LabelError::PrivateKey(_)), "{kind}: {err:?}");
+        assert!(!err.to_string().contains(&key[5..20]), "{err}");
+    }
+    // The public one is fine.
+    let line = format!(r#"{{"type":"xpub","ref":"{xpub}","label":"x"}}"#);
+    assert_eq!(parsed(&line).unwrap().reference, xpub);
+}
