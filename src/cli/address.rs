@@ -129,7 +129,7 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
             .map_err(super::label::ref_error)?;
         wallet.put_labels(&[record])?;
     }
-    view.label = wallet.label_book()?.addr(&addr.address).map(str::to_owned);
+    view.label = wallet.label_of(LabelType::Addr, &addr.address)?;
     view.uri = uri;
     let shown = view.uri.clone().unwrap_or_else(|| view.address.clone());
     let qr = if args.qr && !ctx.json {

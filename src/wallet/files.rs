@@ -229,7 +229,8 @@ pub struct Wallet {
     pub(super) store: WalletStore,
     pub(super) account: Account,
     chain: SyncResult,
-    /// Outputs labelled `spendable: false` (BIP-0329), which coin selection skips.
+    /// Outputs labelled `spendable: false` (BIP-0329), which coin selection skips; read
+    /// with each sync applied (coins exist only from then on) and each label change.
     pub(super) frozen: std::collections::HashSet<crate::tx::OutPoint>,
 }
 
@@ -247,13 +248,12 @@ impl Wallet {
         }
         let store = WalletStore::open(&paths.database())?;
         let account = store.account()?;
-        let frozen = super::label_store::unspendable(&store)?;
         Ok(Self {
             paths,
             store,
             account,
             chain: SyncResult::default(),
-            frozen,
+            frozen: std::collections::HashSet::new(),
         })
     }
 
@@ -317,6 +317,7 @@ impl Wallet {
             )?;
         }
         self.chain = result;
+        self.frozen = super::label_store::unspendable(&self.store)?;
         Ok(())
     }
 

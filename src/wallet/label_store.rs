@@ -181,6 +181,18 @@ impl Wallet {
         Ok(())
     }
 
+    /// The label of one thing (`reference` in canonical form), if any.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn label_of(
+        &self,
+        kind: LabelType,
+        reference: &str,
+    ) -> Result<Option<String>, WalletError> {
+        self.store.label(kind.as_str(), reference)
+    }
+
     /// Every label of the wallet, to look things up.
     ///
     /// # Errors
@@ -205,12 +217,18 @@ impl Wallet {
 
 /// The outputs marked `spendable: false`, which coin selection leaves alone.
 pub(super) fn unspendable(store: &WalletStore) -> Result<HashSet<OutPoint>, WalletError> {
-    Ok(store
-        .labels()?
-        .into_iter()
-        .filter(|r| r.kind == LabelType::Output && r.spendable == Some(false))
-        .filter_map(|r| r.reference.parse().ok())
-        .collect())
+    let db = |e: rusqlite::Error| WalletError::db(store.path(), e);
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT ref FROM labels WHERE kind = 'output' AND spendable = 0")
+        .map_err(db)?;
+    let refs = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)?;
+    // Stored refs were checked on the way in; one that does not parse marks nothing.
+    Ok(refs.iter().filter_map(|r| r.parse().ok()).collect())
 }
 
 #[cfg(test)]
