@@ -108,7 +108,9 @@ pub(super) fn run(ctx: &Ctx, args: LabelArgs) -> Result<(), CliError> {
         .label_record(kind, &args.reference, args.text.as_deref().unwrap_or(""))
         .map_err(ref_error)?;
     if args.text.is_none() {
-        record.label = None; // only the spendable mark changes
+        // Only the spendable mark changes: the label and its origin stay as they are.
+        record.label = None;
+        record.origin = None;
     }
     record.spendable = args.spendable;
     wallet.put_labels(std::slice::from_ref(&record))?;

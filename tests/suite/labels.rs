@@ -287,6 +287,11 @@ fn a_version_2_wallet_is_upgraded_with_its_labels() {
         .unwrap();
     assert_eq!(output["label"], "change from rent", "{out}");
     assert_eq!(output["spendable"], false, "{out}");
+    assert_eq!(
+        output.get("origin"),
+        None,
+        "a mark alone leaves the origin: {out}"
+    );
 }
 
 /// `(history by txid, utxos by outpoint, address 0)` labels of the wallet, as shown.
