@@ -11,6 +11,7 @@ use super::{CliError, Ctx};
 use ferry::keys::KeyChain;
 use ferry::script::AddressType;
 use ferry::wallet::WalletAddress;
+use ferry::wallet::labels::LabelType;
 
 /// `ferry address` options.
 #[derive(Debug, Args)]
@@ -30,8 +31,9 @@ pub struct AddressArgs {
     /// With --uri: the amount to ask for, with its unit (e.g. 150000sat, 0.0015btc).
     #[arg(long, requires = "uri")]
     amount: Option<String>,
-    /// With --uri: a label for the payer's wallet (also kept as this address's label).
-    #[arg(long, requires = "uri")]
+    /// Label the address (BIP-0329, kept in the wallet); with --uri it is also the URI's
+    /// label for the payer's wallet.
+    #[arg(long)]
     label: Option<String>,
 }
 
@@ -45,6 +47,8 @@ pub struct AddressView {
     script_pubkey: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     uri: Option<String>,
+    /// The address's label (BIP-0329).
+    label: Option<String>,
 }
 
 impl From<&WalletAddress> for AddressView {
@@ -56,6 +60,7 @@ impl From<&WalletAddress> for AddressView {
             change: a.chain == KeyChain::Change,
             script_pubkey: a.script_pubkey.to_hex(),
             uri: None,
+            label: None,
         }
     }
 }
@@ -91,7 +96,7 @@ fn addr_preview(
 }
 
 pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
-    let wallet = ctx.open_wallet()?;
+    let mut wallet = ctx.open_wallet()?;
     let chain = if args.change {
         KeyChain::Change
     } else {
@@ -102,6 +107,9 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
             Code::BadIndex,
             "--index must be below 2147483648 (2^31, where hardened indexes start)",
         ));
+    }
+    if let Some(l) = &args.label {
+        super::label::check_text(l)?;
     }
     let uri = args
         .uri
@@ -116,8 +124,12 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
     let addr = wallet.hand_out(chain, args.index)?;
     let mut view = AddressView::from(&addr);
     if let Some(label) = args.label.as_deref().filter(|l| !l.is_empty()) {
-        wallet.store().set_label("addr", &addr.address, label)?;
+        let record = wallet
+            .label_record(LabelType::Addr, &addr.address, label)
+            .map_err(super::label::ref_error)?;
+        wallet.put_labels(&[record])?;
     }
+    view.label = wallet.label_of(LabelType::Addr, &addr.address)?;
     view.uri = uri;
     let shown = view.uri.clone().unwrap_or_else(|| view.address.clone());
     let qr = if args.qr && !ctx.json {
@@ -130,8 +142,13 @@ pub(super) fn run(ctx: &Ctx, args: AddressArgs) -> Result<(), CliError> {
     } else {
         None
     };
+    let label = view
+        .label
+        .as_deref()
+        .map(|l| format!("\nlabel: {}", super::labels::printable(l)))
+        .unwrap_or_default();
     ctx.out.emit(&view, |_| match qr {
-        Some(q) => format!("{q}\n{shown}"),
-        None => shown.clone(),
+        Some(q) => format!("{q}\n{shown}{label}"),
+        None => format!("{shown}{label}"),
     })
 }

@@ -5,6 +5,7 @@ use ferry::script::Address;
 use serde::Serialize;
 
 use super::chain::SyncArgs;
+use super::labels::printable;
 use super::{CliError, Ctx};
 
 /// Arguments of the reporting commands.
@@ -28,6 +29,10 @@ struct UtxoRow {
     value_sat: u64,
     address: String,
     confirmations: u32,
+    /// The output's label, else its address's, else its transaction's (BIP-0329).
+    label: Option<String>,
+    /// False when the coin is labelled `spendable: false`: `send` leaves it alone.
+    spendable: bool,
 }
 
 #[derive(Serialize)]
@@ -41,6 +46,8 @@ struct HistoryRow {
     sent_sat: Option<u64>,
     net_sat: Option<i64>,
     fee_sat: Option<u64>,
+    /// The transaction's label (BIP-0329).
+    label: Option<String>,
 }
 
 fn confirmations(tip: u32, height: Option<u32>) -> u32 {
@@ -68,17 +75,28 @@ pub async fn balance(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
 pub async fn utxos(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
     let (wallet, _) = ctx.synced_wallet(&args.sync).await?;
     let network = wallet.network();
+    let book = wallet.label_book()?;
     let r = wallet.synced();
     let rows: Vec<UtxoRow> = r
         .utxos
         .iter()
-        .map(|u| UtxoRow {
-            txid: u.outpoint.txid.to_string(),
-            vout: u.outpoint.vout,
-            value_sat: u.txout.value.to_sat(),
-            address: Address::from_script(&u.txout.script_pubkey, network)
-                .map_or_else(|| u.txout.script_pubkey.to_hex(), |a| a.to_string()),
-            confirmations: confirmations(r.tip_height, u.height),
+        .map(|u| {
+            let address = Address::from_script(&u.txout.script_pubkey, network)
+                .map_or_else(|| u.txout.script_pubkey.to_hex(), |a| a.to_string());
+            let label = book
+                .output(&u.outpoint)
+                .or_else(|| book.addr(&address))
+                .or_else(|| book.tx(&u.outpoint.txid))
+                .map(str::to_owned);
+            UtxoRow {
+                txid: u.outpoint.txid.to_string(),
+                vout: u.outpoint.vout,
+                value_sat: u.txout.value.to_sat(),
+                address,
+                confirmations: confirmations(r.tip_height, u.height),
+                label,
+                spendable: book.spendable(&u.outpoint),
+            }
         })
         .collect();
     ctx.out.emit(&rows, |rows| {
@@ -87,10 +105,17 @@ pub async fn utxos(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
         }
         rows.iter()
             .map(|u| {
-                format!(
+                let mut line = format!(
                     "{}:{}  {:>12} sat  {}  {} conf",
                     u.txid, u.vout, u.value_sat, u.address, u.confirmations
-                )
+                );
+                if !u.spendable {
+                    line.push_str("  [unspendable]");
+                }
+                if let Some(l) = &u.label {
+                    line.push_str(&format!("  {}", printable(l)));
+                }
+                line
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -101,6 +126,7 @@ pub async fn utxos(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
 pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
     let (wallet, _) = ctx.synced_wallet(&args.sync).await?;
     let tip = wallet.synced().tip_height;
+    let book = wallet.label_book()?;
     let mut rows: Vec<HistoryRow> = wallet
         .history()
         .into_iter()
@@ -112,6 +138,7 @@ pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
             sent_sat: flows.sent.map(|a| a.to_sat()),
             net_sat: flows.net_sat(),
             fee_sat: t.fee.map(|f| f.to_sat()),
+            label: book.tx(&t.tx.txid()).map(str::to_owned),
         })
         .collect();
     rows.reverse(); // newest first
@@ -124,12 +151,16 @@ pub async fn history(ctx: &Ctx, args: ReportArgs) -> Result<(), CliError> {
                 let when = h
                     .height
                     .map_or_else(|| "unconfirmed".to_owned(), |x| format!("block {x}"));
-                match h.net_sat {
+                let line = match h.net_sat {
                     Some(net) => format!("{}  {net:>+13} sat  {when}", h.txid),
                     None => format!(
                         "{}  received {} sat, spent: not visible to this backend  {when}",
                         h.txid, h.received_sat
                     ),
+                };
+                match &h.label {
+                    Some(l) => format!("{line}  {}", printable(l)),
+                    None => line,
                 }
             })
             .collect::<Vec<_>>()

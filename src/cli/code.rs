@@ -96,6 +96,8 @@ pub enum Code {
     UnsupportedDescriptor,
     NoOutputOfOurs,
     AlreadyPays,
+    BadLabel,
+    BadLabelFile,
     /// A bug or an environment problem (exit 4).
     Internal,
 }
@@ -193,6 +195,8 @@ impl Code {
         Code::UnsupportedDescriptor,
         Code::NoOutputOfOurs,
         Code::AlreadyPays,
+        Code::BadLabel,
+        Code::BadLabelFile,
         Code::Internal,
     ];
 
@@ -288,6 +292,8 @@ impl Code {
             Code::UnsupportedDescriptor => "unsupported_descriptor",
             Code::NoOutputOfOurs => "no_output_of_ours",
             Code::AlreadyPays => "already_pays",
+            Code::BadLabel => "bad_label",
+            Code::BadLabelFile => "bad_label_file",
             Code::Internal => "internal",
         }
     }

@@ -19,7 +19,7 @@ fn cpfp_error(e: CpfpError) -> CliError {
     let code = match &e {
         CpfpError::UnknownTx(_) => Code::UnknownTx,
         CpfpError::AlreadyConfirmed { .. } => Code::AlreadyConfirmed,
-        CpfpError::NoOutputOfOurs(_) => Code::NoOutputOfOurs,
+        CpfpError::NoOutputOfOurs(_) | CpfpError::OnlyUnspendable(_) => Code::NoOutputOfOurs,
         CpfpError::UnknownParentFee(_) => Code::UnknownFee,
         CpfpError::AlreadyPays { .. } => Code::AlreadyPays,
         CpfpError::CannotReach { .. } => Code::InsufficientFunds,

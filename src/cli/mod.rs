@@ -22,6 +22,8 @@ mod handoff;
 mod identity;
 mod input;
 mod keystore;
+mod label;
+mod labels;
 mod output;
 mod p2p;
 mod prompts;
@@ -115,6 +117,11 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Run the embedded local regtest chain with an Esplora API.
     Devnet(devnet::DevnetArgs),
+    /// Label a transaction, address or output (BIP-0329); an empty TEXT removes it.
+    Label(label::LabelArgs),
+    /// Export or import the wallet's labels as BIP-0329 JSON Lines.
+    #[command(subcommand)]
+    Labels(labels::LabelsCommand),
     /// Sync, then show the wallet's balance (sats).
     Balance(balance::ReportArgs),
     /// Sync, then list the wallet's unspent coins.
@@ -266,6 +273,8 @@ pub fn run(
         Command::Psbt(cmd) => psbt::run(&ctx, cmd, block_on),
         Command::Sign(args) => sign::run(&ctx, args),
         Command::Friends(cmd) => friends::run(&ctx, cmd),
+        Command::Label(args) => label::run(&ctx, args),
+        Command::Labels(cmd) => labels::run(&ctx, cmd),
         Command::Devnet(args) => block_on(Box::pin(devnet::run(&ctx, args))),
         Command::Demo(args) => block_on(Box::pin(demo::run(&ctx, args))),
         Command::Balance(args) => block_on(Box::pin(balance::balance(&ctx, args))),

@@ -80,6 +80,7 @@ pub async fn run(ctx: &Ctx, args: PsbtCreateArgs) -> Result<(), CliError> {
         no_broadcast: false,
         psbt: true,
         yes: false,
+        label: None,
         sync: args.sync,
         via: ViaArgs::default(),
         p2p: P2pArgs::default(),

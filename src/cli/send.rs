@@ -62,6 +62,10 @@ pub struct SendArgs {
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub yes: bool,
+    /// Label the payment's transaction and the recipient's address (BIP-0329; kept once
+    /// the payment is broadcast or signed with --no-broadcast; with --psbt, the address).
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
     #[command(flatten)]
     pub sync: SyncArgs,
     #[command(flatten)]
@@ -147,6 +151,22 @@ fn build_error(e: builder::BuildError) -> CliError {
         _ => Code::CannotBuild,
     };
     CliError::new(code, e)
+}
+
+/// Says, when a payment cannot be funded, how much sits in coins marked unspendable.
+fn frozen_note(wallet: &Wallet, e: CliError) -> CliError {
+    let frozen = wallet.unspendable_coins();
+    if e.code != Code::InsufficientFunds || frozen.is_empty() {
+        return e;
+    }
+    let sats: u64 = frozen.iter().map(|u| u.txout.value.to_sat()).sum();
+    let message = format!(
+        "{} ({} coin{} of {sats} sat in all are labelled unspendable and were left out: `ferry label output TXID:VOUT --spendable true`, or name them with --utxo)",
+        e.message,
+        frozen.len(),
+        if frozen.len() == 1 { "" } else { "s" },
+    );
+    CliError { message, ..e }
 }
 
 fn summary(built: &Built, recipient: &str, network: ferry::network::Network) -> String {
@@ -242,6 +262,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         }
     };
     let fee_rate = args.fee_rate.as_deref().map(parse_fee_rate).transpose()?;
+    if let Some(l) = &args.label {
+        super::label::check_text(l)?;
+    }
     let coin_control = args
         .utxos
         .iter()
@@ -301,9 +324,11 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     };
     let built = wallet
         .build_payment(payment, &change, &mut os_rng())
-        .map_err(build_error)?;
+        .map_err(|e| frozen_note(&wallet, build_error(e)))?;
 
     if args.psbt {
+        // The txid is final only once signed: the address is labelled, the transaction not.
+        super::uri::remember_label(&mut wallet, &payee, args.label.as_deref(), None)?;
         return super::psbt_create::emit(ctx, &wallet, &built, change.index, &args.handoff);
     }
     let text = summary(&built, &payee.address, network);
@@ -327,8 +352,9 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     if accepted && built.change.is_some() {
         wallet.hand_out(KeyChain::Change, Some(change.index))?;
     }
-    if accepted {
-        super::uri::remember_label(&wallet, &payee)?;
+    if accepted || args.no_broadcast {
+        let txid = tx.txid();
+        super::uri::remember_label(&mut wallet, &payee, args.label.as_deref(), Some(&txid))?;
     }
     let report = SendReport {
         txid: tx.txid().to_string(),

@@ -5,6 +5,7 @@
 use ferry::script::bip21::{Bip21Error, PaymentUri, is_uri};
 use ferry::units::Amount;
 use ferry::wallet::Wallet;
+use ferry::wallet::labels::LabelType;
 
 use super::CliError;
 use super::code::Code;
@@ -75,14 +76,34 @@ pub fn payee(address: &str, amount: Option<&str>, max: bool) -> Result<Payee, Cl
     })
 }
 
-/// Keeps a payment URI's label as the address's label in the wallet (BIP-0329 `addr`).
+/// Keeps the labels of a payment (BIP-0329): `label` (`send --label`), else the payment
+/// URI's label, on the recipient's address and, when the transaction is known, on it.
 ///
 /// # Errors
-/// A database error.
-pub fn remember_label(wallet: &Wallet, payee: &Payee) -> Result<(), CliError> {
-    if let Some(label) = payee.label.as_deref().filter(|l| !l.is_empty()) {
-        wallet.store().set_label("addr", &payee.address, label)?;
+/// A database error, or a reference that does not check (not expected: both were
+/// checked before the payment was built).
+pub fn remember_label(
+    wallet: &mut Wallet,
+    payee: &Payee,
+    label: Option<&str>,
+    txid: Option<&ferry::tx::Txid>,
+) -> Result<(), CliError> {
+    let Some(label) = label.or(payee.label.as_deref()).filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let mut records = vec![
+        wallet
+            .label_record(LabelType::Addr, &payee.address, label)
+            .map_err(super::label::ref_error)?,
+    ];
+    if let Some(txid) = txid {
+        records.push(
+            wallet
+                .label_record(LabelType::Tx, &txid.to_string(), label)
+                .map_err(super::label::ref_error)?,
+        );
     }
+    wallet.put_labels(&records)?;
     Ok(())
 }
 

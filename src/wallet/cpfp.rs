@@ -40,6 +40,11 @@ pub enum CpfpError {
     /// None of its outputs is an unspent coin of the wallet.
     #[error("{0} has no unspent output of this wallet for a child to spend")]
     NoOutputOfOurs(Txid),
+    /// Its only outputs of ours are labelled unspendable (BIP-0329 `spendable: false`).
+    #[error(
+        "{0}'s outputs of this wallet are labelled unspendable: `ferry label output TXID:VOUT --spendable true` first"
+    )]
+    OnlyUnspendable(Txid),
     /// Its fee is not known (a backend that does not report fees, inputs not the wallet's).
     #[error("the fee of {0} is not known to this backend, so the child's fee cannot be worked out")]
     UnknownParentFee(Txid),
@@ -102,13 +107,27 @@ impl Wallet {
         if fee_rate > MAX_FEE_RATE && !allow_high_fee {
             return Err(CpfpError::HighFee(fee_rate));
         }
-        // Our largest unspent output of it.
-        let coin: &WalletUtxo = synced
+        // Our largest unspent output of it, leaving alone coins labelled unspendable.
+        let ours: Vec<&WalletUtxo> = synced
             .utxos
             .iter()
             .filter(|u| u.outpoint.txid == parent)
+            .collect();
+        let frozen: Vec<OutPoint> = self
+            .unspendable_coins()
+            .iter()
+            .map(|u| u.outpoint)
+            .collect();
+        let coin: &WalletUtxo = ours
+            .iter()
+            .filter(|u| !frozen.contains(&u.outpoint))
             .max_by_key(|u| u.txout.value)
-            .ok_or(CpfpError::NoOutputOfOurs(parent))?;
+            .copied()
+            .ok_or(if ours.is_empty() {
+                CpfpError::NoOutputOfOurs(parent)
+            } else {
+                CpfpError::OnlyUnspendable(parent)
+            })?;
         let parent_fee = match cached.fee {
             Some(fee) => fee,
             None => self

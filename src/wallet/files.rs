@@ -229,6 +229,9 @@ pub struct Wallet {
     pub(super) store: WalletStore,
     pub(super) account: Account,
     chain: SyncResult,
+    /// Outputs labelled `spendable: false` (BIP-0329), which coin selection skips; read
+    /// with each sync applied (coins exist only from then on) and each label change.
+    pub(super) frozen: std::collections::HashSet<crate::tx::OutPoint>,
 }
 
 impl Wallet {
@@ -250,6 +253,7 @@ impl Wallet {
             store,
             account,
             chain: SyncResult::default(),
+            frozen: std::collections::HashSet::new(),
         })
     }
 
@@ -277,7 +281,7 @@ impl Wallet {
         self.paths.database()
     }
 
-    /// The database, for what has no method of its own yet (labels).
+    /// The database, for what has no method of its own yet.
     pub fn store(&self) -> &WalletStore {
         &self.store
     }
@@ -313,6 +317,7 @@ impl Wallet {
             )?;
         }
         self.chain = result;
+        self.frozen = super::label_store::unspendable(&self.store)?;
         Ok(())
     }
 

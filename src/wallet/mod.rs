@@ -12,6 +12,8 @@ pub mod fee_bump;
 pub mod fees;
 pub mod files;
 pub mod keystore;
+mod label_store;
+pub mod labels;
 pub mod psbt;
 pub mod rng;
 pub mod signing;

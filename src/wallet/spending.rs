@@ -160,7 +160,8 @@ impl Wallet {
             .collect()
     }
 
-    /// Builds an unsigned payment from the wallet's coins, with `change` (from
+    /// Builds an unsigned payment from the wallet's coins (not those marked unspendable,
+    /// unless named in `coin_control`), with `change` (from
     /// [`Wallet::next_change_address`]) for any change.
     ///
     /// # Errors
@@ -182,7 +183,27 @@ impl Wallet {
             allow_high_fee: payment.allow_high_fee,
             coin_control: payment.coin_control,
         };
-        builder::build_payment(&request, &self.synced().utxos, rng)
+        // Coins marked `spendable: false` (BIP-0329) are chosen only by name (--utxo).
+        let coins: Vec<_> = self
+            .synced()
+            .utxos
+            .iter()
+            .filter(|u| {
+                !self.frozen.contains(&u.outpoint) || request.coin_control.contains(&u.outpoint)
+            })
+            .cloned()
+            .collect();
+        builder::build_payment(&request, &coins, rng)
+    }
+
+    /// The wallet's coins marked `spendable: false`, which payments leave alone unless
+    /// named with coin control.
+    pub fn unspendable_coins(&self) -> Vec<&super::builder::WalletUtxo> {
+        self.synced()
+            .utxos
+            .iter()
+            .filter(|u| self.frozen.contains(&u.outpoint))
+            .collect()
     }
 
     /// The unsigned PSBT (BIP-0174) of `built`, for signing elsewhere: each input with the

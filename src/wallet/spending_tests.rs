@@ -328,3 +328,28 @@ fn a_child_lifts_the_pair_to_the_rate_asked() {
         .unwrap();
     assert_eq!(cpfp.parent_fee, Amount::from_sat(1_000));
 }
+
+#[test]
+fn a_child_never_spends_an_output_labelled_unspendable() {
+    use crate::wallet::cpfp::CpfpError;
+    use crate::wallet::labels::LabelType;
+    let mut s = story(true, 0xffff_fffd);
+    let reference = format!("{}:1", s.payment.txid());
+    let mut record = s
+        .wallet
+        .label_record(LabelType::Output, &reference, "savings")
+        .unwrap();
+    record.spendable = Some(false);
+    s.wallet.put_labels(&[record]).unwrap();
+    let change = s.wallet.next_change_address().unwrap();
+    assert_eq!(
+        s.wallet.build_cpfp(
+            s.payment.txid(),
+            FeeRate::from_sat_per_vb(20).unwrap(),
+            &change,
+            false,
+            None
+        ),
+        Err(CpfpError::OnlyUnspendable(s.payment.txid()))
+    );
+}

@@ -16,7 +16,7 @@ use crate::network::Network;
 use crate::script::{AddressType, ScriptBuf};
 
 /// The schema version this code writes and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE wallet (
@@ -124,6 +124,9 @@ impl WalletStore {
             .execute_batch(super::cache::MIGRATION_2)
             .map_err(db)?;
         self.conn
+            .execute_batch(super::label_store::MIGRATION_3)
+            .map_err(db)?;
+        self.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
         self.conn.execute_batch("COMMIT").map_err(db)
@@ -162,21 +165,29 @@ impl WalletStore {
         let version: i32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| WalletError::db(path, e))?;
-        // Version 1 (no chain cache) is upgraded in place when opened for writing.
-        if version == 1 && !flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY) {
-            super::cache::migrate_1_to_2(&conn).map_err(|e| WalletError::db(path, e))?;
-        } else if version == 1 {
+        let read_only = flags.contains(OpenFlags::SQLITE_OPEN_READ_ONLY);
+        if (1..SCHEMA_VERSION).contains(&version) && read_only {
+            // Listing wallets reads the account, which every version has.
             return Ok(Self {
                 conn,
                 path: path.to_path_buf(),
             });
-        } else if version != SCHEMA_VERSION {
+        }
+        if !(1..=SCHEMA_VERSION).contains(&version) {
             return Err(WalletError::db(
                 path,
                 format!(
                     "schema version {version}, this ferry reads version {SCHEMA_VERSION} (is it from another ferry version?)"
                 ),
             ));
+        }
+        // Older versions are upgraded in place, one step at a time, each in a transaction.
+        let db = |e: rusqlite::Error| WalletError::db(path, e);
+        if version == 1 {
+            super::cache::migrate_1_to_2(&conn).map_err(db)?;
+        }
+        if version <= 2 {
+            super::label_store::migrate_2_to_3(&conn).map_err(db)?;
         }
         Ok(Self {
             conn,
@@ -332,43 +343,6 @@ impl WalletStore {
             })
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
-    }
-
-    /// Sets (or, with an empty `label`, removes) the label of a thing, BIP-0329 style:
-    /// `kind` is `addr`, `tx`, `output`…, `reference` its address, txid or outpoint.
-    ///
-    /// # Errors
-    /// [`WalletError::Database`] on a write failure.
-    pub fn set_label(&self, kind: &str, reference: &str, label: &str) -> Result<(), WalletError> {
-        let result = if label.is_empty() {
-            self.conn.execute(
-                "DELETE FROM labels WHERE kind = ?1 AND ref = ?2",
-                params![kind, reference],
-            )
-        } else {
-            self.conn.execute(
-                "INSERT OR REPLACE INTO labels VALUES (?1, ?2, ?3)",
-                params![kind, reference, label],
-            )
-        };
-        result
-            .map(|_| ())
-            .map_err(|e| WalletError::db(&self.path, e))
-    }
-
-    /// Returns the label of a thing, if any.
-    ///
-    /// # Errors
-    /// [`WalletError::Database`] on a read failure.
-    pub fn label(&self, kind: &str, reference: &str) -> Result<Option<String>, WalletError> {
-        self.conn
-            .query_row(
-                "SELECT label FROM labels WHERE kind = ?1 AND ref = ?2",
-                params![kind, reference],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| WalletError::db(&self.path, e))
     }
 }
 

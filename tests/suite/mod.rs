@@ -25,6 +25,7 @@ mod devnet_packages;
 mod devnet_rpc;
 mod devnet_rpc_blocks;
 mod devnet_rules;
+mod labels;
 mod layering;
 mod offline_bdk;
 mod offline_bip21;
