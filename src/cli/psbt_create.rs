@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::chain::SyncArgs;
 use super::fan_out::ViaArgs;
 use super::p2p::P2pArgs;
-use super::send::SendArgs;
+use super::send::{BuildArgs, SendArgs};
 use super::{CliError, Ctx};
 
 /// Arguments of `ferry psbt create` (`ferry send`'s building options).
@@ -23,27 +23,8 @@ pub struct PsbtCreateArgs {
     pub address: String,
     /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max).
     pub amount: Option<String>,
-    /// Fee rate in sat/vB (e.g. 2 or 1.5).
-    #[arg(long, value_name = "SAT/VB", conflicts_with = "target")]
-    pub fee_rate: Option<String>,
-    /// Confirmation target in blocks, priced from the backend's estimates (default 6).
-    #[arg(long, value_name = "BLOCKS")]
-    pub target: Option<u16>,
-    /// Send everything (or everything in the --utxo coins), with no change.
-    #[arg(long)]
-    pub max: bool,
-    /// Signal replaceability (BIP-0125); the default.
-    #[arg(long, overrides_with = "no_rbf")]
-    pub rbf: bool,
-    /// Do not signal replaceability.
-    #[arg(long)]
-    pub no_rbf: bool,
-    /// Spend exactly these coins (TXID:VOUT, repeatable).
-    #[arg(long = "utxo", value_name = "TXID:VOUT")]
-    pub utxos: Vec<String>,
-    /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
-    #[arg(long)]
-    pub allow_high_fee: bool,
+    #[command(flatten)]
+    pub build: BuildArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
     #[command(flatten)]
@@ -70,13 +51,7 @@ pub async fn run(ctx: &Ctx, args: PsbtCreateArgs) -> Result<(), CliError> {
     let send = SendArgs {
         address: args.address,
         amount: args.amount,
-        fee_rate: args.fee_rate,
-        target: args.target,
-        max: args.max,
-        rbf: args.rbf,
-        no_rbf: args.no_rbf,
-        utxos: args.utxos,
-        allow_high_fee: args.allow_high_fee,
+        build: args.build,
         no_broadcast: false,
         psbt: true,
         yes: false,

@@ -24,14 +24,9 @@ use super::p2p::P2pArgs;
 use super::{CliError, Ctx, prompts};
 use ferry::p2p::P2pReport;
 
-/// Arguments of `ferry send`.
-#[derive(Debug, Args)]
-pub struct SendArgs {
-    /// The recipient's address (of the wallet's network), or a BIP-0021 `bitcoin:` URI.
-    pub address: String,
-    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max, or when the
-    /// URI gives one).
-    pub amount: Option<String>,
+/// How a payment is built: the options `send` and `psbt create` share.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BuildArgs {
     /// Fee rate in sat/vB (e.g. 2 or 1.5).
     #[arg(long, value_name = "SAT/VB", conflicts_with = "target")]
     pub fee_rate: Option<String>,
@@ -53,6 +48,18 @@ pub struct SendArgs {
     /// Allow a fee above 1,000 sat/vB or above 10 % of the amount.
     #[arg(long)]
     pub allow_high_fee: bool,
+}
+
+/// Arguments of `ferry send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The recipient's address (of the wallet's network), or a BIP-0021 `bitcoin:` URI.
+    pub address: String,
+    /// The amount with its unit, e.g. 150000sat or 0.0015btc (omit with --max, or when the
+    /// URI gives one).
+    pub amount: Option<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Sign but do not broadcast; print the transaction.
     #[arg(long)]
     pub no_broadcast: bool,
@@ -240,10 +247,10 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     }
     let network = wallet.network();
     // Everything the user typed is checked before the network is touched.
-    let payee = super::uri::payee(&args.address, args.amount.as_deref(), args.max)?;
+    let payee = super::uri::payee(&args.address, args.amount.as_deref(), args.build.max)?;
     let address =
         Address::parse(&payee.address, network).map_err(|e| CliError::new(Code::BadAddress, e))?;
-    let amount = match (&payee.amount, args.max) {
+    let amount = match (&payee.amount, args.build.max) {
         (Some(a), false) => a
             .parse::<Amount>()
             .map_err(|e| CliError::new(Code::BadAmount, e))?,
@@ -261,11 +268,17 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             ));
         }
     };
-    let fee_rate = args.fee_rate.as_deref().map(parse_fee_rate).transpose()?;
+    let fee_rate = args
+        .build
+        .fee_rate
+        .as_deref()
+        .map(parse_fee_rate)
+        .transpose()?;
     if let Some(l) = &args.label {
         super::label::check_text(l)?;
     }
     let coin_control = args
+        .build
         .utxos
         .iter()
         .map(|s| {
@@ -307,7 +320,7 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
     let floor = relay_floor(&backend).await?;
     let fee_rate = match fee_rate {
         Some(rate) => rate,
-        None => choose_fee_rate(ctx, &backend, network, args.target, floor).await?,
+        None => choose_fee_rate(ctx, &backend, network, args.build.target, floor).await?,
     };
     let change = wallet.next_change_address()?;
     let payment = Payment {
@@ -315,11 +328,11 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
             script_pubkey: address.script_pubkey(),
             amount,
         }],
-        send_max: args.max,
+        send_max: args.build.max,
         fee_rate,
         min_fee_rate: floor,
-        rbf: !args.no_rbf,
-        allow_high_fee: args.allow_high_fee,
+        rbf: !args.build.no_rbf,
+        allow_high_fee: args.build.allow_high_fee,
         coin_control,
     };
     let built = wallet
