@@ -12,6 +12,7 @@ struct Entry {
     network: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     address_type: Option<String>,
+    watch_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -24,12 +25,14 @@ pub(super) fn run(ctx: &Ctx) -> Result<(), CliError> {
                 name: w.name,
                 network: Some(network.to_string()),
                 address_type: Some(address_type.to_string()),
+                watch_only: w.watch_only,
                 error: None,
             },
             Err(e) => Entry {
                 name: w.name,
                 network: None,
                 address_type: None,
+                watch_only: w.watch_only,
                 error: Some(e),
             },
         })
@@ -40,7 +43,13 @@ pub(super) fn run(ctx: &Ctx) -> Result<(), CliError> {
         }
         list.iter()
             .map(|e| match (&e.network, &e.address_type, &e.error) {
-                (Some(n), Some(t), _) => format!("{:<20} {:<10} {}", e.name, n, t),
+                (Some(n), Some(t), _) => format!(
+                    "{:<20} {:<10} {}{}",
+                    e.name,
+                    n,
+                    t,
+                    if e.watch_only { "  (watch-only)" } else { "" }
+                ),
                 (_, _, err) => format!(
                     "{:<20} unreadable: {}",
                     e.name,

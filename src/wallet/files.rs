@@ -398,6 +398,8 @@ pub struct WalletSummary {
     pub name: String,
     /// The network and address type, or why the database could not be read.
     pub account: Result<(Network, AddressType), String>,
+    /// No keystore: it can watch and make PSBTs, not sign.
+    pub watch_only: bool,
 }
 
 /// Lists the wallets under `data_dir`, by name.
@@ -425,7 +427,12 @@ pub fn list_wallets(data_dir: &Path) -> Result<Vec<WalletSummary>, WalletError> 
             .and_then(|s| s.account())
             .map(|a| (a.network, a.address_type))
             .map_err(|e| e.to_string());
-        out.push(WalletSummary { name, account });
+        let watch_only = !entry.path().join(KEYSTORE_FILE).exists();
+        out.push(WalletSummary {
+            name,
+            account,
+            watch_only,
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
@@ -466,6 +473,7 @@ mod tests {
         let list = list_wallets(data.path()).unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].account, Ok((Network::Signet, AddressType::P2tr)));
+        assert!(!list[0].watch_only);
         let w = Wallet::open(paths).unwrap();
         assert_eq!(
             w.unlock("pw").unwrap().mnemonic,

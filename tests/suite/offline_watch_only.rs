@@ -70,6 +70,11 @@ async fn watch_only_makes_offline_signs_a_friend_relays() {
             .join("wallets/default/keystore.json")
             .exists()
     );
+    let listed = ferry_env(&watcher, &["--json", "wallets"], &no_pw)
+        .await
+        .expect_code(0)
+        .json();
+    assert_eq!(listed[0]["watch_only"], true, "{listed}");
     let bal = ferry_env(&watcher, &["--json", "balance"], &no_pw)
         .await
         .expect_code(0)
