@@ -90,7 +90,7 @@ fn addr_preview(
 ) -> Result<String, CliError> {
     let index = match index {
         Some(i) => i,
-        None => wallet.store().next_unused_index(chain)?,
+        None => wallet.next_unused_index(chain)?,
     };
     Ok(wallet.address_at(chain, index)?.address)
 }

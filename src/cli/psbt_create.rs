@@ -86,12 +86,8 @@ pub fn emit(
     change_index: u32,
     handoff: &super::handoff::HandoffArgs,
 ) -> Result<(), CliError> {
-    let prev_txs: Vec<_> = wallet
-        .store()
-        .cached_txs()?
-        .into_iter()
-        .map(|c| c.tx)
-        .collect();
+    // The sync `send` just applied holds them (no second read of the cache).
+    let prev_txs: Vec<_> = wallet.synced().txs.iter().map(|c| c.tx.clone()).collect();
     let psbt = ferry::wallet::psbt::psbt_for_payment(
         wallet.account(),
         built,

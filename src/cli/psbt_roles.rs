@@ -3,7 +3,6 @@
 //! `-`), write them back in the version they came in, and never need a wallet.
 
 use ferry::psbt::Psbt;
-use serde_json::json;
 
 use super::code::Code;
 use super::input::file_or_stdin;
@@ -40,8 +39,12 @@ pub fn combine(files: &[String], out: &Output) -> Result<(), CliError> {
             )
         })?;
     }
-    let b64 = combined.to_base64();
-    out.emit(&json!({ "psbt": b64 }), |_| b64.clone())
+    out.emit(
+        &Combined {
+            psbt: combined.to_base64(),
+        },
+        |r| r.psbt.clone(),
+    )
 }
 
 /// `ferry psbt finalize FILE|-`: finalizes every input that has what it needs; with all
@@ -55,22 +58,20 @@ pub fn finalize(file: &str, out: &Output) -> Result<(), CliError> {
         )
     })?;
     let tx = finalize_all(&mut psbt, &spent)?;
-    let b64 = psbt.to_base64();
-    let mut doc = json!({ "psbt": b64, "complete": tx.is_some() });
-    if let Some(tx) = &tx {
-        doc["hex"] = json!(tx.to_hex());
-    }
+    let report = Finalized {
+        psbt: psbt.to_base64(),
+        complete: tx.is_some(),
+        hex: tx.as_ref().map(ferry::tx::Transaction::to_hex),
+    };
     let incomplete: Vec<usize> = (0..psbt.inputs.len())
         .filter(|&i| !psbt.inputs[i].is_finalized())
         .collect();
-    if !incomplete.is_empty() && !doc["complete"].as_bool().unwrap_or(false) {
+    if !incomplete.is_empty() && !report.complete {
         super::prompts::say(&format!(
             "not complete: input(s) {incomplete:?} lack signatures; the PSBT follows"
         ));
     }
-    out.emit(&doc, |d| {
-        d["hex"].as_str().map_or_else(|| b64.clone(), str::to_owned)
-    })
+    out.emit(&report, |r| r.hex.clone().unwrap_or_else(|| r.psbt.clone()))
 }
 
 /// `ferry psbt extract FILE|-`: the signed transaction of a finalized PSBT, checked by
@@ -78,10 +79,12 @@ pub fn finalize(file: &str, out: &Output) -> Result<(), CliError> {
 pub fn extract(file: &str, out: &Output) -> Result<(), CliError> {
     let psbt = read(file)?;
     let tx = extract_checked(&psbt)?;
-    let hex = tx.to_hex();
     out.emit(
-        &json!({ "txid": tx.txid().to_string(), "hex": hex }),
-        |_| hex.clone(),
+        &Extracted {
+            txid: tx.txid().to_string(),
+            hex: tx.to_hex(),
+        },
+        |r| r.hex.clone(),
     )
 }
 
@@ -101,4 +104,26 @@ pub fn extract_checked(psbt: &Psbt) -> Result<ferry::tx::Transaction, CliError> 
         )
     })?;
     Ok(tx)
+}
+
+/// What `ferry psbt combine --json` prints (DESIGN.md §3).
+#[derive(serde::Serialize)]
+struct Combined {
+    psbt: String,
+}
+
+/// What `ferry psbt finalize --json` prints (DESIGN.md §3).
+#[derive(serde::Serialize)]
+struct Finalized {
+    psbt: String,
+    complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hex: Option<String>,
+}
+
+/// What `ferry psbt extract --json` prints (DESIGN.md §3).
+#[derive(serde::Serialize)]
+struct Extracted {
+    txid: String,
+    hex: String,
 }

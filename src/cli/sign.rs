@@ -73,9 +73,8 @@ fn script_index(wallet: &Wallet) -> Result<ScriptIndex, CliError> {
         .into_iter()
         .enumerate()
     {
-        let next = wallet.store().next_unused_index(chain)?;
+        let next = wallet.next_unused_index(chain)?;
         let cached = wallet
-            .store()
             .cached_utxos()?
             .iter()
             .filter(|u| u.chain == chain)

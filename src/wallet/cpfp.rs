@@ -214,16 +214,17 @@ impl Wallet {
     /// The fee of `tx` when every output it spends is in the last sync.
     fn fee_from_known_inputs(&self, tx: &Transaction) -> Option<Amount> {
         let txs = &self.synced().txs;
-        let spent = tx.input.iter().map(|i| {
-            let OutPoint { txid, vout } = i.previous_output;
-            txs.iter()
-                .find(|t| t.tx.txid() == txid)
-                .and_then(|t| t.tx.output.get(vout as usize))
-                .map(|o| o.value)
-        });
-        let inputs = Amount::checked_sum(spent.collect::<Option<Vec<_>>>()?)?;
-        let outputs = Amount::checked_sum(tx.output.iter().map(|o| o.value))?;
-        inputs.checked_sub(outputs)
+        let spent = tx
+            .input
+            .iter()
+            .map(|i| {
+                let OutPoint { txid, vout } = i.previous_output;
+                txs.iter()
+                    .find(|t| t.tx.txid() == txid)
+                    .and_then(|t| t.tx.output.get(vout as usize).cloned())
+            })
+            .collect::<Option<Vec<TxOut>>>()?;
+        fee_of(tx, &spent)
     }
 }
 

@@ -277,13 +277,21 @@ impl Wallet {
         self.account.network
     }
 
-    pub(super) fn paths_database(&self) -> PathBuf {
-        self.paths.database()
+    /// The first index on `chain` not handed out yet.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn next_unused_index(&self, chain: KeyChain) -> Result<u32, WalletError> {
+        self.store.next_unused_index(chain)
     }
 
-    /// The database, for what has no method of its own yet.
-    pub fn store(&self) -> &WalletStore {
-        &self.store
+    /// The coins as the last sync cached them in `wallet.sqlite` (for work without a
+    /// backend, such as signing offline).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn cached_utxos(&self) -> Result<Vec<super::builder::WalletUtxo>, WalletError> {
+        self.store.cached_utxos()
     }
 
     /// How to sync this wallet: at least as far as the addresses already handed out on
@@ -294,8 +302,8 @@ impl Wallet {
     pub fn sync_options(&self, gap_limit: u32) -> Result<SyncOptions, WalletError> {
         Ok(SyncOptions {
             gap_limit: gap_limit.max(1),
-            receive_floor: self.store.next_unused_index(KeyChain::Receive)?,
-            change_floor: self.store.next_unused_index(KeyChain::Change)?,
+            receive_floor: self.next_unused_index(KeyChain::Receive)?,
+            change_floor: self.next_unused_index(KeyChain::Change)?,
             ..SyncOptions::default()
         })
     }
@@ -332,10 +340,7 @@ impl Wallet {
     /// # Errors
     /// A derivation or database error.
     pub fn next_change_address(&self) -> Result<WalletAddress, WalletError> {
-        self.address_at(
-            KeyChain::Change,
-            self.store.next_unused_index(KeyChain::Change)?,
-        )
+        self.address_at(KeyChain::Change, self.next_unused_index(KeyChain::Change)?)
     }
 
     /// Returns the address at `chain/index` without recording anything.
@@ -365,7 +370,7 @@ impl Wallet {
     ) -> Result<WalletAddress, WalletError> {
         let index = match index {
             Some(i) => i,
-            None => self.store.next_unused_index(chain)?,
+            None => self.next_unused_index(chain)?,
         };
         let addr = self.address_at(chain, index)?;
         self.store

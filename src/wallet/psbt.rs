@@ -4,7 +4,7 @@
 //! another wallet's — the inputs and outputs that are the wallet's are recognised by key
 //! origin, or by script where origins are missing. Pure: no file or network I/O.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::builder::Built;
 use super::keystore::KeystoreSecret;
@@ -59,31 +59,29 @@ impl Origin {
 
     /// Adds what a signer needs to recognise and sign the key; keeps what is there.
     fn fill_input(&self, input: &mut Input) {
-        if self.taproot {
-            input.tap_internal_key.get_or_insert(self.x_only());
-            input
-                .tap_bip32_derivation
-                .entry(self.x_only())
-                .or_insert_with(|| TapKeyOrigin {
-                    leaf_hashes: Vec::new(),
-                    source: self.source.clone(),
-                });
-        } else {
-            input
-                .bip32_derivation
-                .entry(self.derived.public_key.to_vec())
-                .or_insert_with(|| self.source.clone());
-        }
-        if input.redeem_script.is_none() {
-            input.redeem_script.clone_from(&self.derived.redeem_script);
-        }
+        self.fill(KeyFields {
+            tap_internal_key: &mut input.tap_internal_key,
+            tap_bip32_derivation: &mut input.tap_bip32_derivation,
+            bip32_derivation: &mut input.bip32_derivation,
+            redeem_script: &mut input.redeem_script,
+        });
     }
 
     /// Adds what lets a signer recognise the output as the wallet's (its change).
     fn fill_output(&self, output: &mut Output) {
+        self.fill(KeyFields {
+            tap_internal_key: &mut output.tap_internal_key,
+            tap_bip32_derivation: &mut output.tap_bip32_derivation,
+            bip32_derivation: &mut output.bip32_derivation,
+            redeem_script: &mut output.redeem_script,
+        });
+    }
+
+    /// The key's origin in the fields inputs and outputs share (BIP-0174, BIP-0371).
+    fn fill(&self, fields: KeyFields<'_>) {
         if self.taproot {
-            output.tap_internal_key.get_or_insert(self.x_only());
-            output
+            fields.tap_internal_key.get_or_insert(self.x_only());
+            fields
                 .tap_bip32_derivation
                 .entry(self.x_only())
                 .or_insert_with(|| TapKeyOrigin {
@@ -91,15 +89,23 @@ impl Origin {
                     source: self.source.clone(),
                 });
         } else {
-            output
+            fields
                 .bip32_derivation
                 .entry(self.derived.public_key.to_vec())
                 .or_insert_with(|| self.source.clone());
         }
-        if output.redeem_script.is_none() {
-            output.redeem_script.clone_from(&self.derived.redeem_script);
+        if fields.redeem_script.is_none() {
+            fields.redeem_script.clone_from(&self.derived.redeem_script);
         }
     }
+}
+
+/// The key-origin fields a PSBT input and output both have.
+struct KeyFields<'a> {
+    tap_internal_key: &'a mut Option<[u8; 32]>,
+    tap_bip32_derivation: &'a mut BTreeMap<[u8; 32], TapKeyOrigin>,
+    bip32_derivation: &'a mut BTreeMap<Vec<u8>, KeySource>,
+    redeem_script: &'a mut Option<ScriptBuf>,
 }
 
 /// Returns the account's extended public key in the 78-byte form `PSBT_GLOBAL_XPUB` uses.

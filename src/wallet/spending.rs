@@ -7,8 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::builder::{self, BuildError, Built, PaymentRequest, Recipient};
 use super::rng::WalletRng;
-use super::{Wallet, WalletAddress, WalletError};
-use crate::psbt::Psbt;
+use super::{Wallet, WalletAddress};
 use crate::script::ScriptBuf;
 use crate::tx::{OutPoint, Transaction, Txid};
 use crate::units::{Amount, FeeRate};
@@ -204,39 +203,6 @@ impl Wallet {
             .iter()
             .filter(|u| self.frozen.contains(&u.outpoint))
             .collect()
-    }
-
-    /// The unsigned PSBT (BIP-0174) of `built`, for signing elsewhere: each input with the
-    /// output it spends (`witness_utxo`), or the whole previous transaction for a legacy
-    /// input (`non_witness_utxo`, which the signer must hash to trust the amount).
-    ///
-    /// # Errors
-    /// [`WalletError::Database`] when a legacy input's transaction is not in the last sync.
-    pub fn unsigned_psbt(&self, built: &Built) -> Result<Psbt, WalletError> {
-        let internal = |e: crate::psbt::PsbtError| WalletError::Database {
-            path: self.paths_database(),
-            reason: e.to_string(),
-        };
-        let mut psbt = Psbt::from_unsigned_tx(built.tx.clone()).map_err(internal)?;
-        for (i, u) in built.inputs.iter().enumerate() {
-            if u.txout.script_pubkey.is_p2pkh() {
-                let prev = self
-                    .synced()
-                    .txs
-                    .iter()
-                    .find(|t| t.tx.txid() == u.outpoint.txid)
-                    .ok_or_else(|| WalletError::Database {
-                        path: self.paths_database(),
-                        reason: format!("the transaction of {} is not cached", u.outpoint),
-                    })?;
-                psbt.set_non_witness_utxo(i, prev.tx.clone())
-                    .map_err(internal)?;
-            } else {
-                psbt.set_witness_utxo(i, u.txout.clone())
-                    .map_err(internal)?;
-            }
-        }
-        Ok(psbt)
     }
 }
 
