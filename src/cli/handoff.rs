@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use ferry::psbt::bbqr::{self, FileType};
 use ferry::tx::Transaction;
+use qrcode::bits::Bits;
 use qrcode::render::unicode::Dense1x2;
 use qrcode::{EcLevel, QrCode, Version};
 
@@ -56,8 +57,27 @@ impl HandoffArgs {
     }
 }
 
+/// True for text QR's alphanumeric mode can hold (BBQr frames, upper-case hex).
+fn is_qr_alphanumeric(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b" $%*+-./:".contains(&b))
+}
+
+/// One QR code of `text` at `version`. Alphanumeric text goes in one alphanumeric segment:
+/// qrcode's segment optimiser may cut digit runs into numeric segments whose headers cost
+/// more than they save, so a frame sized for a version would sometimes not fit it.
+fn code_at(text: &str, version: Version) -> Option<QrCode> {
+    if !is_qr_alphanumeric(text) {
+        return QrCode::with_version(text.as_bytes(), version, EcLevel::L).ok();
+    }
+    let mut bits = Bits::new(version);
+    bits.push_alphanumeric_data(text.as_bytes()).ok()?;
+    bits.push_terminator(EcLevel::L).ok()?;
+    QrCode::with_bits(bits, EcLevel::L).ok()
+}
+
 fn fits(text: &str, version: i16) -> bool {
-    QrCode::with_version(text.as_bytes(), Version::Normal(version), EcLevel::L).is_ok()
+    code_at(text, Version::Normal(version)).is_some()
 }
 
 /// The alphanumeric characters one QR code of `version` (error correction L) holds.
@@ -94,8 +114,9 @@ pub fn qr_texts(data: &[u8], file_type: FileType) -> Result<Vec<String>, CliErro
 
 /// Draws one QR text for the terminal.
 pub fn render(text: &str) -> Result<String, CliError> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::L)
-        .map_err(CliError::internal)?;
+    let code = (1..=40)
+        .find_map(|v| code_at(text, Version::Normal(v)))
+        .ok_or_else(|| CliError::internal("too much data for one QR code"))?;
     Ok(code
         .render::<Dense1x2>()
         .dark_color(Dense1x2::Light)
@@ -212,4 +233,26 @@ pub fn read_transaction(arg: &str) -> Result<Transaction, CliError> {
         return super::psbt_roles::extract_checked(&psbt);
     }
     Err(not_a_tx())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full-size frame from a 400-input transaction, seen in CI, that qrcode's own
+    /// segmentation could not fit: `fdffffff`, an input's sequence, is `77775` and the like
+    /// in Base32, and it made those digit runs numeric segments that cost more than they
+    /// saved. In one alphanumeric segment it fits.
+    #[test]
+    fn a_frame_with_digit_runs_fits_the_largest_version() {
+        let frame = include_str!("../../fixtures/bbqr_frame_digit_runs.txt").trim();
+        assert_eq!(frame.len(), 752);
+        assert!(
+            QrCode::with_version(frame.as_bytes(), Version::Normal(15), EcLevel::L).is_err(),
+            "the case this guards against"
+        );
+        assert!(fits(frame, MAX_QR_VERSION));
+        assert!(render(frame).is_ok());
+        assert_eq!(capacity(MAX_QR_VERSION), 758);
+    }
 }

@@ -73,9 +73,13 @@ fn spec_decode(frames: &[String]) -> (char, Vec<u8>) {
     (ty, parts.into_iter().flatten().flatten().collect())
 }
 
+/// A version-15 QR code at error correction L holds 758 alphanumeric characters (ISO/IEC
+/// 18004, table 7) in one alphanumeric segment.
 fn fits_version_15(text: &str) -> bool {
-    use qrcode::{EcLevel, QrCode, Version};
-    QrCode::with_version(text.as_bytes(), Version::Normal(15), EcLevel::L).is_ok()
+    text.len() <= 758
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b" $%*+-./:".contains(&b))
 }
 
 fn run(f: &Ferry, backend: &str, args: &[&str]) -> Run {
@@ -151,10 +155,9 @@ async fn qr_frames_decode_back_for_1_50_400_inputs_and_hand_off_files_broadcast(
             let tx = Transaction::from_hex(r["hex"].as_str().unwrap()).unwrap();
             assert_eq!(tx.input.len(), n);
             let frames: Vec<String> = serde_json::from_value(r["qr_frames"].clone()).unwrap();
-            assert!(
-                frames.iter().all(|q| fits_version_15(q)),
-                "{n}: a frame too large"
-            );
+            if let Some(q) = frames.iter().find(|q| !fits_version_15(q)) {
+                panic!("{n}: a frame of {} characters too large: {q}", q.len());
+            }
             if n == 1 {
                 assert_eq!(
                     frames,
