@@ -47,6 +47,8 @@ pub struct BumpArgs {
     #[arg(long)]
     pub cpfp: bool,
     #[command(flatten)]
+    pub via: ViaArgs,
+    #[command(flatten)]
     pub sync: SyncArgs,
 }
 
@@ -81,7 +83,7 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
     );
     confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
     let tx = sign(ctx, &wallet, &plan.built)?;
-    let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
+    let outcomes = Broadcaster::new(ctx, &args.via, Some(backend))?
         .broadcast(&tx)
         .await;
     finish_broadcast(&outcomes, false)?;

@@ -1,7 +1,9 @@
 //! `ferry bump TXID --cpfp --fee-rate R`: child pays for parent. The child is planned by
 //! [`ferry::wallet::Wallet::build_cpfp`]; parent and child go to the backend as a package
 //! where it takes packages (Core's `submitpackage`, Esplora's `POST /txs/package`), so a
-//! parent below the node's floor still gets in; elsewhere the child alone.
+//! parent below the node's floor still gets in; elsewhere the child alone. With `--via`
+//! the package goes to friends' relays (`POST /v1/package`), which check and queue it and
+//! submit it to their backend as a package.
 
 use ferry::keys::KeyChain;
 use ferry::tx::Txid;
@@ -11,7 +13,7 @@ use serde::Serialize;
 
 use super::bump::BumpArgs;
 use super::code::Code;
-use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
+use super::fan_out::{BroadcastOutcome, Broadcaster, direct_package, finish_broadcast};
 use super::send::{confirm, sign};
 use super::{CliError, Ctx};
 
@@ -87,31 +89,17 @@ pub(super) async fn run(
     confirm(ctx, args.yes, &text, "Sign and broadcast the child?")?;
     let child = sign(ctx, &wallet, &plan.built)?;
     let package = [plan.parent.clone(), child.clone()];
-    let (submitted, broadcast) = match backend.submit_package(&package).await? {
-        Some(outcome) if outcome.accepted() => ("package", Vec::new()),
-        Some(outcome) => {
-            let why: Vec<String> = outcome
-                .results
-                .iter()
-                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.txid)))
-                .collect();
-            return Err(CliError::new(
-                Code::TxRejected,
-                format!(
-                    "{} refused the package ({}): {}; nothing was broadcast",
-                    backend.describe(),
-                    outcome.message,
-                    why.join("; ")
-                ),
-            ));
-        }
-        None => {
-            let outcomes = Broadcaster::new(ctx, &ViaArgs::default(), Some(backend))?
-                .broadcast(&child)
-                .await;
-            finish_broadcast(&outcomes, false)?;
-            ("child", outcomes)
-        }
+    let (submitted, broadcast) = if args.via.via.is_empty() {
+        let (outcome, submitted) = direct_package(&backend, &package).await;
+        finish_broadcast(std::slice::from_ref(&outcome), false)?;
+        (submitted, Vec::new())
+    } else {
+        // Through friends' relays, as a package (`POST /v1/package`).
+        let outcomes = Broadcaster::new(ctx, &args.via, Some(backend))?
+            .broadcast_package(&package)
+            .await;
+        finish_broadcast(&outcomes, false)?;
+        ("package", outcomes)
     };
     wallet.hand_out(KeyChain::Change, Some(change.index))?;
     let report = CpfpReport {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Args;
 use ferry::chain::ChainBackend;
 use ferry::identity::{IDENTITY_FILE, IdentityKey, load_or_create};
-use ferry::relay::client::{http_client, submit};
+use ferry::relay::client::{RelayClientError, http_client, submit, submit_package};
 use ferry::relay::friends::{FRIENDS_FILE, Friends};
 use ferry::relay::receipt::Receipt;
 use ferry::tx::Transaction;
@@ -144,16 +144,28 @@ impl Broadcaster {
     /// Pushes `tx`: relays in order until one accepts (or all at once with --fanout), then
     /// the backend directly if no relay was asked or --fallback-direct allows it.
     pub async fn broadcast(&self, tx: &Transaction) -> Vec<BroadcastOutcome> {
+        self.push(Payload::Tx(tx)).await
+    }
+
+    /// Pushes a package (parents first, their child last) as [`Broadcaster::broadcast`]
+    /// pushes one transaction: to relays as `POST /v1/package`, directly as the backend's
+    /// package submission (Core's `submitpackage`, Esplora's `POST /txs/package`). A
+    /// relay's outcome carries the child's receipt.
+    pub async fn broadcast_package(&self, txs: &[Transaction]) -> Vec<BroadcastOutcome> {
+        self.push(Payload::Package(txs)).await
+    }
+
+    async fn push(&self, payload: Payload<'_>) -> Vec<BroadcastOutcome> {
         let mut outcomes = Vec::new();
         if !self.relays.is_empty() {
             match http_client(self.proxy.as_deref()) {
                 Ok(http) => {
                     if self.fanout {
-                        let all = self.relays.iter().map(|r| self.submit(&http, r, tx));
+                        let all = self.relays.iter().map(|r| self.submit(&http, r, payload));
                         outcomes.extend(join_all(all).await);
                     } else {
                         for relay in &self.relays {
-                            let outcome = self.submit(&http, relay, tx).await;
+                            let outcome = self.submit(&http, relay, payload).await;
                             let done = outcome.accepted();
                             outcomes.push(outcome);
                             if done {
@@ -166,6 +178,15 @@ impl Broadcaster {
             }
         }
         let relayed = outcomes.iter().any(BroadcastOutcome::accepted);
+        let tx = match payload {
+            Payload::Tx(tx) => tx,
+            Payload::Package(txs) => {
+                if let (false, Some(backend)) = (relayed, &self.direct) {
+                    outcomes.push(direct_package(backend, txs).await.0);
+                }
+                return outcomes;
+            }
+        };
         if let (false, Some(backend)) = (relayed, &self.direct) {
             // Preflight where the backend offers it (Core's testmempoolaccept): a refusal
             // comes back with the node's own reason and nothing is broadcast.
@@ -208,12 +229,25 @@ impl Broadcaster {
         &self,
         http: &reqwest::Client,
         relay: &RelayTarget,
-        tx: &Transaction,
+        payload: Payload<'_>,
     ) -> BroadcastOutcome {
         let Some(identity) = &self.identity else {
             return BroadcastOutcome::failed(&relay.name, "no identity key".into());
         };
-        match submit(http, &relay.url, tx, identity, relay.pinned_key.as_ref()).await {
+        let pinned = relay.pinned_key.as_ref();
+        let answer = match payload {
+            Payload::Tx(tx) => submit(http, &relay.url, tx, identity, pinned).await,
+            // The package is named by its child: its receipt stands for the package.
+            Payload::Package(txs) => submit_package(http, &relay.url, txs, identity, pinned)
+                .await
+                .and_then(|mut all| {
+                    all.pop().ok_or_else(|| RelayClientError::Protocol {
+                        url: relay.url.clone(),
+                        reason: "an empty answer".into(),
+                    })
+                }),
+        };
+        match answer {
             Ok(accepted) => {
                 if relay.pinned_key.is_none() {
                     super::prompts::say(&format!(
@@ -234,6 +268,59 @@ impl Broadcaster {
             Err(e) => BroadcastOutcome::failed(&relay.name, e.to_string()),
         }
     }
+}
+
+/// What is pushed: one transaction, or a package.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Tx(&'a Transaction),
+    Package(&'a [Transaction]),
+}
+
+/// A package straight to the backend; one that takes no packages gets the child alone.
+/// Says which went: `package` or `child`.
+pub async fn direct_package(
+    backend: &Arc<dyn ChainBackend>,
+    txs: &[Transaction],
+) -> (BroadcastOutcome, &'static str) {
+    let outcome = |status: &str, error: Option<String>| BroadcastOutcome {
+        via: "direct".into(),
+        status: status.into(),
+        error,
+        receipt: None,
+        receipt_verified: None,
+    };
+    let package = match backend.submit_package(txs).await {
+        Ok(Some(o)) if o.accepted() => outcome("accepted", None),
+        Ok(Some(o)) => {
+            let why: Vec<String> = o
+                .results
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("{}: {e}", r.txid)))
+                .collect();
+            outcome(
+                "rejected",
+                Some(format!(
+                    "{} refused the package ({}): {}",
+                    backend.describe(),
+                    o.message,
+                    why.join("; ")
+                )),
+            )
+        }
+        Ok(None) => {
+            let child = match txs.last() {
+                Some(child) => match backend.broadcast(child).await {
+                    Ok(_) => outcome("accepted", None),
+                    Err(e) => BroadcastOutcome::failed("direct", e.to_string()),
+                },
+                None => BroadcastOutcome::failed("direct", "an empty package".into()),
+            };
+            return (child, "child");
+        }
+        Err(e) => BroadcastOutcome::failed("direct", e.to_string()),
+    };
+    (package, "package")
 }
 
 /// Polls a set of futures to completion concurrently, keeping their order (a small

@@ -139,8 +139,54 @@ pub async fn submit(
     pinned_key: Option<&[u8; 32]>,
 ) -> Result<Accepted, RelayClientError> {
     let base = url.trim_end_matches('/');
-    let endpoint = format!("{base}/v1/tx");
     let body = serde_json::json!({ "tx": tx.to_hex() }).to_string();
+    let a: Accepted = post_signed(http, base, "/v1/tx", body, identity).await?;
+    check_receipt(base, &a, tx, pinned_key)?;
+    Ok(a)
+}
+
+/// Submits a package — `txs`, parents first and their child last — to the relay at `url`
+/// (`POST /v1/package`), signed with `identity`; checks every member's receipt as
+/// [`submit`] does. Returns the relay's answer for each, in order.
+///
+/// # Errors
+/// [`RelayClientError`].
+pub async fn submit_package(
+    http: &reqwest::Client,
+    url: &str,
+    txs: &[Transaction],
+    identity: &IdentityKey,
+    pinned_key: Option<&[u8; 32]>,
+) -> Result<Vec<Accepted>, RelayClientError> {
+    #[derive(Deserialize)]
+    struct Answer {
+        txs: Vec<Accepted>,
+    }
+    let base = url.trim_end_matches('/');
+    let hex: Vec<String> = txs.iter().map(Transaction::to_hex).collect();
+    let body = serde_json::json!({ "txs": hex }).to_string();
+    let a: Answer = post_signed(http, base, "/v1/package", body, identity).await?;
+    if a.txs.len() != txs.len() {
+        return Err(RelayClientError::Protocol {
+            url: base.to_owned(),
+            reason: format!("{} answers for {} transactions", a.txs.len(), txs.len()),
+        });
+    }
+    for (accepted, tx) in a.txs.iter().zip(txs) {
+        check_receipt(base, accepted, tx, pinned_key)?;
+    }
+    Ok(a.txs)
+}
+
+/// Posts a signed JSON `body` to `base` + `path` and reads the 202 answer.
+async fn post_signed<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: String,
+    identity: &IdentityKey,
+) -> Result<T, RelayClientError> {
+    let endpoint = format!("{base}{path}");
     let auth = authorization_header(
         identity.signing_key(),
         "POST",
@@ -162,10 +208,19 @@ pub async fn submit(
     if r.status().as_u16() != 202 {
         return Err(refused(base, r).await);
     }
-    let a: Accepted = r.json().await.map_err(|e| RelayClientError::Protocol {
+    r.json().await.map_err(|e| RelayClientError::Protocol {
         url: base.to_owned(),
         reason: e.to_string(),
-    })?;
+    })
+}
+
+/// Checks that a receipt names `tx` and, when the relay's key is pinned, that it verifies.
+fn check_receipt(
+    base: &str,
+    a: &Accepted,
+    tx: &Transaction,
+    pinned_key: Option<&[u8; 32]>,
+) -> Result<(), RelayClientError> {
     let bad = |reason: String| RelayClientError::BadReceipt {
         url: base.to_owned(),
         reason,
@@ -180,7 +235,7 @@ pub async fn submit(
     if let Some(k) = pinned_key {
         verify_receipt(&a.receipt, k).map_err(|e: ReceiptError| bad(e.to_string()))?;
     }
-    Ok(a)
+    Ok(())
 }
 
 /// Asks the relay at `url` where `txid` stands; the request is signed with `identity`

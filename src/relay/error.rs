@@ -42,6 +42,8 @@ pub enum Code {
     NotFound,
     /// `backend_unavailable` (service unavailable).
     BackendUnavailable,
+    /// `bad_package` (bad request).
+    BadPackage,
     /// `internal` (internal server error).
     Internal,
 }
@@ -66,6 +68,7 @@ impl Code {
             Code::QueueFull => "queue_full",
             Code::NotFound => "not_found",
             Code::BackendUnavailable => "backend_unavailable",
+            Code::BadPackage => "bad_package",
             Code::Internal => "internal",
         }
     }
@@ -89,6 +92,7 @@ impl Code {
             Code::QueueFull => StatusCode::SERVICE_UNAVAILABLE,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::BackendUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::BadPackage => StatusCode::BAD_REQUEST,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,6 +133,10 @@ impl AppError {
     /// 400 `fee_too_low`.
     pub fn fee_too_low(m: impl Into<String>) -> Self {
         Self::new(Code::FeeTooLow, m)
+    }
+    /// 400 `bad_package`.
+    pub fn bad_package(m: impl Into<String>) -> Self {
+        Self::new(Code::BadPackage, m)
     }
     /// 413 `too_large`.
     pub fn too_large(m: impl Into<String>) -> Self {

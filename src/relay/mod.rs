@@ -11,6 +11,7 @@ pub mod gate;
 pub mod limits;
 pub mod listener;
 pub mod outspends;
+pub mod package;
 pub mod queue;
 pub mod receipt;
 pub mod server;

@@ -31,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/info", get(info))
         .route("/v1/tx", post(post_v1_tx))
         .route("/v1/tx/{txid}", get(get_v1_tx))
+        .route("/v1/package", post(post_v1_package))
         .route("/api/tx", post(post_api_tx))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), concurrency))
@@ -180,6 +181,39 @@ async fn post_v1_tx(State(s): State<AppState>, req: Request) -> Response {
     counted(&s, r)
 }
 
+async fn post_v1_package(State(s): State<AppState>, req: Request) -> Response {
+    let r: Result<Response, AppError> = async {
+        let (who, body) = admitted_body(&s, req).await?;
+        #[derive(serde::Deserialize)]
+        struct Submit {
+            txs: Vec<String>,
+            network: Option<String>,
+        }
+        let sub: Submit = serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_package(format!("body is not {{\"txs\":[HEX,…]}}: {e}")))?;
+        let records =
+            super::package::submit_package(&s, &sub.txs, sub.network.as_deref(), who).await?;
+        let now = gate::now_secs();
+        let txs = records
+            .iter()
+            .map(|record| {
+                Ok(serde_json::json!({
+                    "txid": record.txid.to_string(),
+                    "status": record.status.as_str(),
+                    "receipt": receipt(&s, record, now)?,
+                }))
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({ "txs": txs })),
+        )
+            .into_response())
+    }
+    .await;
+    counted(&s, r)
+}
+
 async fn post_api_tx(State(s): State<AppState>, req: Request) -> Response {
     let r: Result<Response, AppError> = async {
         let (who, body) = admitted_body(&s, req).await?;
@@ -232,6 +266,9 @@ async fn get_v1_tx(State(s): State<AppState>, Path(txid): Path<String>, req: Req
         }
         if let Some(b) = rec.backend_txid {
             v["backend_txid"] = b.into();
+        }
+        if let Some(p) = rec.package {
+            v["package"] = p.to_string().into();
         }
         Ok(axum::Json(v).into_response())
     }

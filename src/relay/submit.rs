@@ -1,6 +1,7 @@
 //! Taking a submission: the checks, the relay's own view of conflicts (what its pending
 //! transactions and the backend say the inputs are spent by), the caps, and the commit.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::claims::{ClaimError, Limits, check_replacement};
@@ -13,10 +14,10 @@ use crate::tx::{Transaction, Txid};
 use crate::units::Amount;
 
 /// Counts a submission in flight until dropped (also when its request is cancelled).
-struct InFlight<'a>(&'a AtomicUsize);
+pub(super) struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {
-    fn enter(count: &'a AtomicUsize) -> Self {
+    pub(super) fn enter(count: &'a AtomicUsize) -> Self {
         count.fetch_add(1, Ordering::Relaxed);
         InFlight(count)
     }
@@ -39,14 +40,7 @@ pub async fn submit(
     who: String,
 ) -> Result<Record, AppError> {
     let _submitting = InFlight::enter(&s.submitting);
-    if let Some(n) = network
-        && n != s.config.network.to_string()
-    {
-        return Err(AppError::wrong_network(format!(
-            "the transaction is for {n}, this relay is on {}",
-            s.config.network
-        )));
-    }
+    check_network(s, network)?;
     let tx = decode(hex_tx, s.config.max_tx_vbytes)?;
     let txid = tx.txid();
     // A txid already queued is answered from its record (idempotent), whatever the checks
@@ -58,7 +52,7 @@ pub async fn submit(
         if s.claims.contains(&txid) {
             return Ok(None);
         }
-        let replacing = judge_conflicts(s, &tx, fee).await?;
+        let replacing = judge_conflicts(s, &tx, fee, &HashSet::new()).await?;
         Ok(Some((fee, replacing)))
     }
     .await;
@@ -117,7 +111,21 @@ pub async fn submit(
     Ok(record)
 }
 
-fn claim_err(e: ClaimError) -> AppError {
+/// Refuses a submission that names another network than the relay's.
+///
+/// # Errors
+/// `wrong_network`.
+pub(super) fn check_network(s: &AppState, network: Option<&str>) -> Result<(), AppError> {
+    match network {
+        Some(n) if n != s.config.network.to_string() => Err(AppError::wrong_network(format!(
+            "the transaction is for {n}, this relay is on {}",
+            s.config.network
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn claim_err(e: ClaimError) -> AppError {
     match e {
         ClaimError::QueueFull(_) => AppError::queue_full(e.to_string()),
         ClaimError::Raced => AppError::rbf(e.to_string()),
@@ -127,7 +135,7 @@ fn claim_err(e: ClaimError) -> AppError {
 
 /// Records the transactions a committed replacement replaced as failed (off the answer's
 /// path: the replacement is already safe).
-fn mark_replaced(s: &AppState, by: Txid, replaced: Vec<Txid>) {
+pub(super) fn mark_replaced(s: &AppState, by: Txid, replaced: Vec<Txid>) {
     if replaced.is_empty() {
         return;
     }
@@ -151,11 +159,13 @@ fn mark_replaced(s: &AppState, by: Txid, replaced: Vec<Txid>) {
 /// Returns the pending transactions `tx` replaces: the relay's own that spend one of its
 /// inputs, and (where the backend can tell) unconfirmed spends the backend knows. A spend
 /// of an output already spent in a block, or a conflict that is not a valid replacement,
-/// is refused.
-async fn judge_conflicts(
+/// is refused. Outputs of `in_package` (earlier members of its package, which the backend
+/// may not know) are not asked about.
+pub(super) async fn judge_conflicts(
     s: &AppState,
     tx: &Transaction,
     fee: Amount,
+    in_package: &HashSet<Txid>,
 ) -> Result<Vec<Txid>, AppError> {
     let txid = tx.txid();
     let mut originals: Vec<(Txid, Amount, u64)> = Vec::new();
@@ -177,6 +187,9 @@ async fn judge_conflicts(
     let mut outside: Vec<Txid> = Vec::new();
     for (i, input) in tx.input.iter().enumerate() {
         let op = input.previous_output;
+        if in_package.contains(&op.txid) {
+            continue;
+        }
         let spend = s.outspends.get(op, &s.backend).await;
         // A backend that is down cannot tell, as one without the question cannot: the relay
         // still accepts what it can check (its known prevouts, its own conflicts) and

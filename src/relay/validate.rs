@@ -260,6 +260,15 @@ pub async fn check_contextual(
             floor: min_fee_rate,
         });
     }
+    verify_scripts(tx, spent).await?;
+    Ok(fee)
+}
+
+/// Verifies every input of `tx` in Bitcoin Core's interpreter, given the outputs it spends.
+///
+/// # Errors
+/// `script_verify_failed`.
+pub async fn verify_scripts(tx: &Transaction, spent: Vec<TxOut>) -> Result<(), Refusal> {
     let verified = if tx.input.len() < BLOCKING_VERIFY_INPUTS {
         crate::consensus::verify_transaction(tx, &spent)
     } else {
@@ -269,8 +278,7 @@ pub async fn check_contextual(
             .await
             .map_err(|_| Refusal::Internal("script verification task failed"))?
     };
-    verified.map_err(Refusal::Script)?;
-    Ok(fee)
+    verified.map_err(Refusal::Script)
 }
 
 /// Maps a backend failure during checks.

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod encode;
+pub mod package;
 mod transaction;
 
 pub use check::{CheckTxError, check_transaction};

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 /// wait while `held` is false (delivery postponed, not failed: no backoff), and which
 /// counts transaction lookups (refusing them while `lookups_down` is set).
 pub struct Switch {
-    pub inner: EsploraBackend,
+    pub inner: Arc<dyn ChainBackend>,
     pub down: AtomicBool,
     pub held: tokio::sync::watch::Sender<bool>,
     pub lookups: AtomicUsize,
@@ -105,6 +105,31 @@ impl ChainBackend for Switch {
             self.inner.broadcast(tx).await
         })
     }
+    fn submit_package<'a>(
+        &'a self,
+        txs: &'a [Transaction],
+    ) -> BoxFuture<'a, Result<Option<ferry::chain::package::PackageOutcome>, ChainError>> {
+        Box::pin(async move {
+            self.gate()?;
+            let _ = self.held.subscribe().wait_for(|released| *released).await;
+            self.inner.submit_package(txs).await
+        })
+    }
+    fn tx_status_of<'a>(
+        &'a self,
+        tx: &'a Transaction,
+    ) -> BoxFuture<'a, Result<TxStatus, ChainError>> {
+        Box::pin(async move {
+            self.gate()?;
+            self.inner.tx_status_of(tx).await
+        })
+    }
+    fn prevout(
+        &self,
+        outpoint: ferry::tx::OutPoint,
+    ) -> BoxFuture<'_, Result<Option<ferry::tx::TxOut>, ChainError>> {
+        self.inner.prevout(outpoint)
+    }
 }
 
 /// A running relay.
@@ -143,8 +168,21 @@ impl Relay {
         friends: Vec<[u8; 32]>,
         down: bool,
     ) -> Relay {
+        let esplora = Arc::new(EsploraBackend::new(&format!("{devnet_base}/api")).unwrap());
+        Relay::start_on(data_dir, esplora, config, identity, friends, down).await
+    }
+
+    /// A relay in front of any backend (a real Bitcoin Core, say).
+    pub async fn start_on(
+        data_dir: &Path,
+        inner: Arc<dyn ChainBackend>,
+        config: RelayConfig,
+        identity: IdentityKey,
+        friends: Vec<[u8; 32]>,
+        down: bool,
+    ) -> Relay {
         let backend = Arc::new(Switch {
-            inner: EsploraBackend::new(&format!("{devnet_base}/api")).unwrap(),
+            inner,
             down: AtomicBool::new(down),
             held: tokio::sync::watch::Sender::new(true),
             lookups: AtomicUsize::new(0),

@@ -3,7 +3,8 @@
 //! a payment at the relay minimum received by a wallet, which spends its output so that the
 //! pair reaches the rate asked; the node's own ancestor figures agree with the package
 //! rate reported; the next block (Core's own template) mines both; balances to the sat;
-//! the refusals.
+//! the refusals. And the same through a friend's relay (`--via`): the relay takes the pair
+//! as a package and submits it to the node.
 
 use serde_json::json;
 
@@ -11,12 +12,22 @@ use crate::common::bitcoin_core::story::{Wallets, blocking};
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
 use crate::common::cli::Refusal;
 use crate::common::devnet::Node;
+use crate::common::relay::{Relay, test_config, wait_until};
+use ferry::identity::IdentityKey;
+use ferry::relay::AuthMode;
 use ferry::script::AddressType;
 
 const PAID: u64 = 1_000_000;
 
-async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str) {
+/// The story; with `via`, the child goes through that relay (`--via`, a package to its
+/// `POST /v1/package`), which submits the pair to the same node.
+async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str, via: Option<&Relay>) {
     let w = Wallets::new(backend);
+    if let Some(relay) = via {
+        let key = hex::encode(relay.key);
+        w.run(&["friends", "add", "bob", "--url", &relay.base, "--key", &key])
+            .expect_code(0);
+    }
     w.make("a", 1, AddressType::P2wpkh);
     w.make("b", 2, AddressType::P2tr);
     w.make("burn", 3, AddressType::P2wpkh);
@@ -30,9 +41,9 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str) {
     let parent_txid = parent["txid"].as_str().unwrap().to_owned();
     assert!(rpc.mempool().await.contains(&parent_txid));
 
-    let (w2, p) = (w.clone(), parent_txid.clone());
+    let (w2, p, relayed) = (w.clone(), parent_txid.clone(), via.is_some());
     let child = blocking(move || {
-        w2.ok(&[
+        let mut args = vec![
             "--json",
             "--wallet",
             "b",
@@ -42,12 +53,29 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str) {
             "--fee-rate",
             "10",
             "--yes",
-        ])
+        ];
+        if relayed {
+            args.extend(["--via", "bob"]);
+        }
+        w2.ok(&args)
     })
     .await;
     assert_eq!(child["parent"], parent_txid.as_str());
     assert_eq!(child["submitted"], submitted, "{child}");
     let child_txid = child["txid"].as_str().unwrap().to_owned();
+    if via.is_some() {
+        // Bob's receipt for the package names the child, signed by his pinned key.
+        let outcome = &child["broadcast"][0];
+        assert_eq!(outcome["via"], "bob", "{child}");
+        assert_eq!(outcome["receipt"]["txid"], child_txid.as_str(), "{child}");
+        assert_eq!(outcome["receipt_verified"], true, "{child}");
+        let ids = [parent_txid.clone(), child_txid.clone()];
+        wait_until(20, "the relay submitting the package", || async {
+            let pool = rpc.mempool().await;
+            ids.iter().all(|t| pool.contains(t))
+        })
+        .await;
+    }
     let reported = child["package_fee_rate"].as_f64().unwrap();
     assert!(reported >= 10.0, "{child}");
     let pool = rpc.mempool().await;
@@ -150,7 +178,26 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str) {
 async fn cpfp_on_the_devnet_goes_as_a_package() {
     let node = Node::start_fresh().await;
     let rpc = Rpc::devnet(&node.base);
-    cpfp_story(&rpc, &format!("{}/api", node.base), "package").await;
+    cpfp_story(&rpc, &format!("{}/api", node.base), "package", None).await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpfp_through_a_friends_relay_on_the_devnet() {
+    let node = Node::start_fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(
+        dir.path(),
+        &node.base,
+        test_config(AuthMode::Open),
+        IdentityKey::generate().unwrap(),
+        Vec::new(),
+        false,
+    )
+    .await;
+    let rpc = Rpc::devnet(&node.base);
+    cpfp_story(&rpc, &format!("{}/api", node.base), "package", Some(&relay)).await;
+    relay.stop().await;
     node.stop().await;
 }
 
@@ -160,6 +207,27 @@ async fn cpfp_on_bitcoin_core_goes_as_a_package() {
         return;
     };
     let node = Bitcoind::start(&exe, CoreAuth::Cookie).await;
-    cpfp_story(&node.rpc, &node.backend_url(), "package").await;
+    cpfp_story(&node.rpc, &node.backend_url(), "package", None).await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpfp_through_a_friends_relay_with_bitcoin_core_behind_it() {
+    let Some(exe) = bitcoind_exe("cpfp_through_a_friends_relay_with_bitcoin_core_behind_it") else {
+        return;
+    };
+    let node = Bitcoind::start(&exe, CoreAuth::Cookie).await;
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start_on(
+        dir.path(),
+        ferry::chain::open(&node.backend_url()).unwrap(),
+        test_config(AuthMode::Open),
+        IdentityKey::generate().unwrap(),
+        Vec::new(),
+        false,
+    )
+    .await;
+    cpfp_story(&node.rpc, &node.backend_url(), "package", Some(&relay)).await;
+    relay.stop().await;
     node.stop().await;
 }

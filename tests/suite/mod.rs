@@ -47,6 +47,7 @@ mod relay_e2e;
 mod relay_hardening;
 mod relay_kill;
 mod relay_nip98;
+mod relay_package;
 mod relay_proxy;
 mod vectors_address;
 mod vectors_bip340;

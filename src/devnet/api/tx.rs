@@ -14,8 +14,9 @@ use super::{ApiError, ApiResult, parse_txid};
 use crate::devnet::esplora::{RecentTx, TxStatus, lookup_tx};
 use crate::devnet::merkle::{merkle_block, merkle_branch};
 use crate::devnet::node::{BroadcastLimits, Devnet};
-use crate::devnet::package::{MAX_PACKAGE_COUNT, decode_package};
+use crate::devnet::package::decode_package;
 use crate::devnet::state::DevnetState;
+use crate::tx::package::MAX_PACKAGE_COUNT;
 use crate::tx::{OutPoint, Transaction, Txid};
 use crate::units::{Amount, FeeRate, SAT_PER_BTC};
 

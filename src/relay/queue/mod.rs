@@ -90,6 +90,10 @@ pub struct Record {
     pub updated_at: i64,
     /// When the worker should look at it next, Unix milliseconds.
     pub next_attempt_at: i64,
+    /// The package it came in, named by the package's child (the child's own record
+    /// included): its members are broadcast together, so a child can pay for a parent
+    /// below the backend's floor.
+    pub package: Option<Txid>,
 }
 
 /// What the worker learnt from one attempt.
@@ -134,6 +138,12 @@ enum Cmd {
         submitted_by: String,
         now: i64,
         reply: oneshot::Sender<Result<(Record, bool), QueueError>>,
+    },
+    SubmitPackage {
+        members: Vec<(Txid, Vec<u8>)>,
+        submitted_by: String,
+        now: i64,
+        reply: oneshot::Sender<Result<Vec<(Record, bool)>, QueueError>>,
     },
     Attempt {
         txid: Txid,
@@ -188,8 +198,28 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_txid ON attempts(txid);
-PRAGMA user_version = 1;
 ";
+
+/// The schema version this code writes. Version 2 added `txs.package`.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Creates the tables of a new database, or brings an older one up to
+/// [`SCHEMA_VERSION`], in one SQLite transaction.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    let has_package = tx
+        .prepare("SELECT 1 FROM pragma_table_info('txs') WHERE name = 'package'")?
+        .exists([])?;
+    if !has_package {
+        tx.execute_batch("ALTER TABLE txs ADD COLUMN package TEXT;")?;
+    }
+    tx.execute_batch(&format!(
+        "CREATE INDEX IF NOT EXISTS txs_package ON txs(package) WHERE package IS NOT NULL;
+         PRAGMA user_version = {SCHEMA_VERSION};"
+    ))?;
+    tx.commit()
+}
 
 /// Returns the current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -211,7 +241,7 @@ impl Queue {
         };
         // Owner only: it holds every relayed transaction and who sent it.
         crate::fs::create_private_file(path).map_err(|e| err(&e))?;
-        let write = Connection::open(path).map_err(|e| err(&e))?;
+        let mut write = Connection::open(path).map_err(|e| err(&e))?;
         write
             .execute_batch(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; \
@@ -221,7 +251,7 @@ impl Queue {
         write
             .execute_batch(&format!("PRAGMA max_page_count={MAX_PAGES};"))
             .map_err(|e| err(&e))?;
-        write.execute_batch(SCHEMA).map_err(|e| err(&e))?;
+        migrate(&mut write).map_err(|e| err(&e))?;
         let read = Connection::open(path).map_err(|e| err(&e))?;
         read.execute_batch("PRAGMA busy_timeout=5000;")
             .map_err(|e| err(&e))?;
@@ -271,6 +301,52 @@ impl Queue {
             })
             .map_err(|_| QueueError::Closed)?;
         rx.await.map_err(|_| QueueError::Closed)?
+    }
+
+    /// Commits a package's transactions (parents first, the child last) in one SQLite
+    /// transaction, each marked with the package's child; returns each member's record and
+    /// whether it is new. A member queued already keeps its record and joins the package
+    /// unless it is in another one.
+    ///
+    /// # Errors
+    /// [`QueueError`] if the commit failed: the caller must not answer 202.
+    pub async fn submit_package(
+        &self,
+        members: Vec<(Txid, Vec<u8>)>,
+        submitted_by: String,
+    ) -> Result<Vec<(Record, bool)>, QueueError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::SubmitPackage {
+                members,
+                submitted_by,
+                now: now_ms(),
+                reply,
+            })
+            .map_err(|_| QueueError::Closed)?;
+        rx.await.map_err(|_| QueueError::Closed)?
+    }
+
+    /// Returns the records of the package named by its child `package`, parents first and
+    /// the child last.
+    ///
+    /// # Errors
+    /// [`QueueError`] on a database failure.
+    pub async fn package(&self, package: Txid) -> Result<Vec<Record>, QueueError> {
+        let mut members = self
+            .read(move |c| {
+                let mut st = c.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM txs WHERE package = ?1 ORDER BY created_at, rowid"
+                ))?;
+                st.query_map([package.to_string()], row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?
+            .into_iter()
+            .collect::<Result<Vec<Record>, QueueError>>()?;
+        // The child last, whatever the order of the rows.
+        members.sort_by_key(|r| r.txid == package);
+        Ok(members)
     }
 
     /// Records an attempt (or a status check) and the record's new state.
@@ -415,13 +491,14 @@ impl Queue {
 }
 
 const COLUMNS: &str = "txid, raw, status, attempts, last_error, backend_txid, submitted_by, \
-                       created_at, updated_at, next_attempt_at";
+                       created_at, updated_at, next_attempt_at, package";
 
 /// Maps a row; the outer error is SQLite's, the inner one a value ferry never writes.
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record, QueueError>> {
     let txid: String = r.get(0)?;
     let status: String = r.get(2)?;
     let attempts: i64 = r.get(3)?;
+    let package: Option<String> = r.get(10)?;
     Ok((|| {
         Ok(Record {
             txid: txid
@@ -436,6 +513,67 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record, QueueError>> {
             created_at: r.get(7).map_err(|e| QueueError::Corrupt(e.to_string()))?,
             updated_at: r.get(8).map_err(|e| QueueError::Corrupt(e.to_string()))?,
             next_attempt_at: r.get(9).map_err(|e| QueueError::Corrupt(e.to_string()))?,
+            package: package
+                .map(|p| {
+                    p.parse()
+                        .map_err(|_| QueueError::Corrupt(format!("package {p:?}")))
+                })
+                .transpose()?,
         })
     })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue written by the version-1 code (no `package` column) opens, keeps its
+    /// records, and takes packages.
+    #[tokio::test]
+    async fn a_version_1_queue_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.sqlite");
+        let old = Connection::open(&path).unwrap();
+        // Version 1's schema, as it was written.
+        old.execute_batch(&format!("{SCHEMA} PRAGMA user_version = 1;"))
+            .unwrap();
+        let txid = Txid::from_byte_array([7; 32]);
+        old.execute(
+            "INSERT INTO txs (txid, raw, status, submitted_by, created_at, updated_at, \
+             next_attempt_at) VALUES (?1, x'00', 'queued', 'ip:127.0.0.1', 1, 1, 1)",
+            [txid.to_string()],
+        )
+        .unwrap();
+        drop(old);
+
+        let queue = Queue::open(&path).unwrap();
+        let rec = queue.get(txid).await.unwrap().unwrap();
+        assert_eq!((rec.status, rec.package), (Status::Queued, None));
+        let version: i64 = queue
+            .read(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+
+        // The old record joins a package; the child is new.
+        let child = Txid::from_byte_array([8; 32]);
+        let members = vec![(txid, vec![0]), (child, vec![1])];
+        let committed = queue
+            .submit_package(members, "ip:127.0.0.1".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            committed
+                .iter()
+                .map(|(r, new)| (r.txid, *new))
+                .collect::<Vec<_>>(),
+            vec![(txid, false), (child, true)]
+        );
+        let package = queue.package(child).await.unwrap();
+        assert_eq!(
+            package.iter().map(|r| r.txid).collect::<Vec<_>>(),
+            vec![txid, child]
+        );
+        assert!(package.iter().all(|r| r.package == Some(child)));
+    }
 }

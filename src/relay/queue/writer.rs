@@ -7,6 +7,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::{COLUMNS, Cmd, MAX_BATCH, QueueError, Record, Status, row};
+use crate::tx::Txid;
 
 /// The checkpointer's pause between two checkpoints while commits keep coming: at 10,000
 /// accepts/s that lets a few thousand WAL pages (some MB) gather, each copied once however
@@ -44,6 +45,10 @@ enum Reply {
     Submit(
         oneshot::Sender<Result<(Record, bool), QueueError>>,
         Result<(Record, bool), QueueError>,
+    ),
+    SubmitPackage(
+        oneshot::Sender<Result<Vec<(Record, bool)>, QueueError>>,
+        Result<Vec<(Record, bool)>, QueueError>,
     ),
     Attempt(
         oneshot::Sender<Result<(), QueueError>>,
@@ -97,6 +102,12 @@ pub(super) fn writer(
                         None => r,
                     });
                 }
+                Reply::SubmitPackage(ch, r) => {
+                    let _ = ch.send(match &failed {
+                        Some(e) => Err(e.clone()),
+                        None => r,
+                    });
+                }
                 Reply::Attempt(ch, r) => {
                     let _ = ch.send(match &failed {
                         Some(e) => Err(e.clone()),
@@ -114,6 +125,67 @@ pub(super) fn writer(
     }
 }
 
+/// Inserts a new record, or returns the one queued under `txid` already (which joins
+/// `package` if it is in none and still pending); the bool says whether it is new.
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    txid: Txid,
+    raw: Vec<u8>,
+    submitted_by: &str,
+    now: i64,
+    package: Option<Txid>,
+    path: &str,
+) -> Result<(Record, bool), QueueError> {
+    let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let id = txid.to_string();
+    let package_id = package.map(|p| p.to_string());
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO txs (txid, raw, status, attempts, submitted_by, \
+             created_at, updated_at, next_attempt_at, package) \
+             VALUES (?1, ?2, 'queued', 0, ?3, ?4, ?4, ?4, ?5)",
+        )
+        .and_then(|mut st| st.execute(params![id, raw, submitted_by, now, package_id]))
+        .map_err(sql_err)?
+        == 1;
+    if inserted {
+        // The row is exactly what was just written: no need to read it back.
+        return Ok((
+            Record {
+                txid,
+                raw,
+                status: Status::Queued,
+                attempts: 0,
+                last_error: None,
+                backend_txid: None,
+                submitted_by: submitted_by.to_owned(),
+                created_at: now,
+                updated_at: now,
+                next_attempt_at: now,
+                package,
+            },
+            true,
+        ));
+    }
+    if package_id.is_some() {
+        // Due now: the worker sends it with its package at once.
+        tx.prepare_cached(
+            "UPDATE txs SET package = ?2, next_attempt_at = MIN(next_attempt_at, ?3) \
+             WHERE txid = ?1 AND package IS NULL AND status IN ('queued','broadcast')",
+        )
+        .and_then(|mut st| st.execute(params![id, package_id, now]))
+        .map_err(sql_err)?;
+    }
+    let record = tx
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))
+        .and_then(|mut st| st.query_row([id], row))
+        .map_err(sql_err)??;
+    Ok((record, false))
+}
+
 fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
     let sql_err = |e: rusqlite::Error| QueueError::Sqlite {
         path: path.to_owned(),
@@ -126,43 +198,19 @@ fn apply(tx: &rusqlite::Transaction<'_>, cmd: Cmd, path: &str) -> Reply {
             submitted_by,
             now,
             reply,
+        } => Reply::Submit(reply, insert(tx, txid, raw, &submitted_by, now, None, path)),
+        Cmd::SubmitPackage {
+            members,
+            submitted_by,
+            now,
+            reply,
         } => {
-            let r = (|| {
-                let id = txid.to_string();
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO txs (txid, raw, status, attempts, submitted_by, \
-                         created_at, updated_at, next_attempt_at) \
-                         VALUES (?1, ?2, 'queued', 0, ?3, ?4, ?4, ?4)",
-                    )
-                    .and_then(|mut st| st.execute(params![id, raw, submitted_by, now]))
-                    .map_err(sql_err)?
-                    == 1;
-                if inserted {
-                    // The row is exactly what was just written: no need to read it back.
-                    return Ok((
-                        Record {
-                            txid,
-                            raw,
-                            status: Status::Queued,
-                            attempts: 0,
-                            last_error: None,
-                            backend_txid: None,
-                            submitted_by,
-                            created_at: now,
-                            updated_at: now,
-                            next_attempt_at: now,
-                        },
-                        true,
-                    ));
-                }
-                let record = tx
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM txs WHERE txid = ?1"))
-                    .and_then(|mut st| st.query_row([id], row))
-                    .map_err(sql_err)??;
-                Ok((record, inserted))
-            })();
-            Reply::Submit(reply, r)
+            let package = members.last().map(|(txid, _)| *txid);
+            let r = members
+                .into_iter()
+                .map(|(txid, raw)| insert(tx, txid, raw, &submitted_by, now, package, path))
+                .collect();
+            Reply::SubmitPackage(reply, r)
         }
         Cmd::Attempt {
             txid,

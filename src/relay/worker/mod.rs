@@ -3,6 +3,7 @@
 //! out of the backend's mempool), and marks them `failed` on a definitive rejection or
 //! expiry. Every attempt is recorded in the queue.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ pub use super::state::WorkerConfig;
 use crate::chain::{ChainError, RejectKind, TxStatus};
 use crate::p2p::BroadcastConfig;
 use crate::tx::{Transaction, Txid};
+
+mod package;
 
 /// How often finished records past the retention window are deleted.
 const PRUNE_EVERY_MS: i64 = 60_000;
@@ -59,12 +62,22 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         };
         let mut set = tokio::task::JoinSet::new();
+        // A package is one step, however many of its members are due.
+        let mut packages = HashSet::new();
         for rec in due {
+            if rec.package.is_some_and(|p| !packages.insert(p)) {
+                continue;
+            }
             while set.len() >= width() {
                 let _ = set.join_next().await;
             }
             let st = state.clone();
-            set.spawn(async move { step(&st, rec).await });
+            set.spawn(async move {
+                match rec.package {
+                    Some(p) => package::step(&st, p).await,
+                    None => step(&st, rec).await,
+                }
+            });
         }
         while set.join_next().await.is_some() {}
         if busy {
@@ -83,58 +96,82 @@ async fn step(state: &AppState, rec: Record) {
     if !state.claims.contains(&rec.txid) {
         return;
     }
-    let cfg = state.config.worker.clone();
     let now = now_ms();
     let attempt = if rec.status == Status::Broadcast {
-        // By the transaction, not its id: a Core backend without -txindex finds a
-        // confirmed transaction only through its outputs.
-        let status = match Transaction::deserialize(&rec.raw) {
-            Ok(tx) => state.backend.tx_status_of(&tx).await,
-            Err(_) => state.backend.tx_status(rec.txid).await,
-        };
-        match status {
-            Ok(TxStatus::Confirmed { height }) => Some(Attempt {
+        match watch(state, &rec, now).await {
+            Watched::Done(a) => a,
+            Watched::Waiting => return,
+            // Dropped from the backend's mempool: broadcast again.
+            Watched::Dropped => broadcast(state, &rec, now).await,
+        }
+    } else {
+        broadcast(state, &rec, now).await
+    };
+    record(state, &rec, attempt).await;
+}
+
+/// Records an attempt; a record that finished (confirmed or failed) gives up its claims.
+async fn record(state: &AppState, rec: &Record, a: Attempt) {
+    let finished = matches!(a.status, Status::Confirmed | Status::Failed);
+    match state.queue.record(rec.txid, a).await {
+        Ok(()) if finished => {
+            state.claims.release(&rec.txid);
+            state.outspends.forget_parents_of(&rec.raw);
+        }
+        Ok(()) => {}
+        Err(e) => tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}"),
+    }
+}
+
+/// What a look at a broadcast record found.
+enum Watched {
+    /// Confirmed, or the backend could not be asked (a retry): record this.
+    Done(Attempt),
+    /// Still in the backend's mempool (recorded quietly).
+    Waiting,
+    /// No longer in the backend's mempool, and not mined.
+    Dropped,
+}
+
+/// Asks the backend where a broadcast record stands.
+async fn watch(state: &AppState, rec: &Record, now: i64) -> Watched {
+    let cfg = &state.config.worker;
+    // By the transaction, not its id: a Core backend without -txindex finds a
+    // confirmed transaction only through its outputs.
+    let status = match Transaction::deserialize(&rec.raw) {
+        Ok(tx) => state.backend.tx_status_of(&tx).await,
+        Err(_) => state.backend.tx_status(rec.txid).await,
+    };
+    match status {
+        Ok(TxStatus::Confirmed { height }) => {
+            tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed");
+            Watched::Done(Attempt {
                 status: Status::Confirmed,
                 broadcast: false,
                 error: None,
                 backend_txid: None,
                 next_attempt_at: i64::MAX,
             })
-            .inspect(|_| tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed")),
-            Ok(TxStatus::Mempool) => {
-                // Still waiting: no row in the attempt log for a quiet check.
-                let _ = state
-                    .queue
-                    .record(
-                        rec.txid,
-                        Attempt {
-                            status: Status::Broadcast,
-                            broadcast: false,
-                            error: None,
-                            backend_txid: None,
-                            next_attempt_at: now + ms(cfg.confirm_poll),
-                        },
-                    )
-                    .await;
-                return;
-            }
-            // Dropped from the backend's mempool: broadcast again.
-            Ok(TxStatus::Unknown) => Some(broadcast(state, &rec, now).await),
-            Err(e) => Some(retry(&rec, now, &cfg, Status::Broadcast, &e.to_string())),
         }
-    } else {
-        Some(broadcast(state, &rec, now).await)
-    };
-    if let Some(a) = attempt {
-        let finished = matches!(a.status, Status::Confirmed | Status::Failed);
-        match state.queue.record(rec.txid, a).await {
-            Ok(()) if finished => {
-                state.claims.release(&rec.txid);
-                state.outspends.forget_parents_of(&rec.raw);
-            }
-            Ok(()) => {}
-            Err(e) => tracing::error!(txid = %rec.txid, "cannot record a broadcast attempt: {e}"),
+        Ok(TxStatus::Mempool) => {
+            // Still waiting: no row in the attempt log for a quiet check.
+            let _ = state
+                .queue
+                .record(
+                    rec.txid,
+                    Attempt {
+                        status: Status::Broadcast,
+                        broadcast: false,
+                        error: None,
+                        backend_txid: None,
+                        next_attempt_at: now + ms(cfg.confirm_poll),
+                    },
+                )
+                .await;
+            Watched::Waiting
         }
+        Ok(TxStatus::Unknown) => Watched::Dropped,
+        Err(e) => Watched::Done(retry(rec, now, cfg, Status::Broadcast, &e.to_string())),
     }
 }
 
@@ -201,43 +238,7 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
                 .metrics
                 .broadcast_errors
                 .fetch_add(1, Ordering::Relaxed);
-            let kind = RejectKind::of(&reason);
-            if kind == RejectKind::AlreadyKnown {
-                return ok(rec.txid.to_string());
-            }
-            if kind == RejectKind::Definitive {
-                // A conflict may be our own transaction already mined: ask first.
-                match state.backend.tx_status_of(&tx).await {
-                    Ok(TxStatus::Confirmed { .. }) => {
-                        return Attempt {
-                            status: Status::Confirmed,
-                            broadcast: true,
-                            error: None,
-                            backend_txid: None,
-                            next_attempt_at: i64::MAX,
-                        };
-                    }
-                    Ok(TxStatus::Mempool) => return ok(rec.txid.to_string()),
-                    Ok(TxStatus::Unknown) => {
-                        tracing::warn!(txid = %rec.txid, "backend rejected relayed transaction: {reason}");
-                        return Attempt {
-                            status: Status::Failed,
-                            broadcast: true,
-                            error: Some(reason),
-                            backend_txid: None,
-                            next_attempt_at: i64::MAX,
-                        };
-                    }
-                    Err(e) => {
-                        let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
-                        a.broadcast = true;
-                        return a;
-                    }
-                }
-            }
-            let mut a = retry(rec, now, &cfg, rec.status, &reason);
-            a.broadcast = true;
-            a
+            judge_rejection(state, rec, &tx, reason, now).await
         }
         Err(e) => {
             state
@@ -249,6 +250,59 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
             a
         }
     }
+}
+
+/// The attempt a backend's refusal of `tx` makes: accepted if it has it already, failed if
+/// it can never be accepted (unless it is mined or in the mempool after all), else a retry.
+async fn judge_rejection(
+    state: &AppState,
+    rec: &Record,
+    tx: &Transaction,
+    reason: String,
+    now: i64,
+) -> Attempt {
+    let cfg = &state.config.worker;
+    let ok = Attempt {
+        status: Status::Broadcast,
+        broadcast: true,
+        error: None,
+        backend_txid: Some(rec.txid.to_string()),
+        next_attempt_at: now + ms(cfg.confirm_poll),
+    };
+    let kind = RejectKind::of(&reason);
+    if kind == RejectKind::AlreadyKnown {
+        return ok;
+    }
+    let mut a = if kind == RejectKind::Definitive {
+        // A conflict may be our own transaction already mined: ask first.
+        match state.backend.tx_status_of(tx).await {
+            Ok(TxStatus::Confirmed { .. }) => {
+                return Attempt {
+                    status: Status::Confirmed,
+                    broadcast: true,
+                    error: None,
+                    backend_txid: None,
+                    next_attempt_at: i64::MAX,
+                };
+            }
+            Ok(TxStatus::Mempool) => return ok,
+            Ok(TxStatus::Unknown) => {
+                tracing::warn!(txid = %rec.txid, "backend rejected relayed transaction: {reason}");
+                return Attempt {
+                    status: Status::Failed,
+                    broadcast: true,
+                    error: Some(reason),
+                    backend_txid: None,
+                    next_attempt_at: i64::MAX,
+                };
+            }
+            Err(e) => retry(rec, now, cfg, rec.status, &e.to_string()),
+        }
+    } else {
+        retry(rec, now, cfg, rec.status, &reason)
+    };
+    a.broadcast = true;
+    a
 }
 
 /// Broadcasts over the peer-to-peer network. Success is an observer announcing it back,

@@ -1,0 +1,189 @@
+//! Packages in the worker: a package's members go to the backend together (Core's
+//! `submitpackage`, Esplora's `POST /txs/package`) whenever one of them is queued or has
+//! dropped out of the backend's mempool, so a child keeps paying for a parent the backend
+//! would not take alone; in between, each member is watched like a single transaction.
+//! With `--broadcast p2p` packages still go to the backend: the peer-to-peer network takes
+//! one transaction at a time, and a parent below the floor would be dropped.
+
+use std::sync::atomic::Ordering;
+
+use super::{Watched, broadcast, judge_rejection, ms, record, retry, watch};
+use crate::chain::RejectKind;
+use crate::chain::package::PackageOutcome;
+use crate::relay::queue::{Attempt, Record, Status, now_ms};
+use crate::relay::state::AppState;
+use crate::tx::{Transaction, Txid};
+
+/// One look at the package named by its child `package`.
+pub(super) async fn step(state: &AppState, package: Txid) {
+    let members = match state.queue.package(package).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(%package, "relay worker cannot read a package: {e}");
+            return;
+        }
+    };
+    let now = now_ms();
+    // Pending members not replaced meanwhile (a replacement takes their claims).
+    let mut pending: Vec<Record> = members
+        .into_iter()
+        .filter(|r| matches!(r.status, Status::Queued | Status::Broadcast))
+        .filter(|r| state.claims.contains(&r.txid))
+        .collect();
+    let mut resend = pending.iter().any(|r| r.status == Status::Queued);
+    // The child first: once it is mined, so are its parents, which a Core backend without
+    // -txindex could not tell for a parent whose outputs are all spent.
+    let due = |r: &Record| r.status == Status::Broadcast && r.next_attempt_at <= now;
+    let any_due = pending.iter().any(due);
+    let mut i = pending.len();
+    while i > 0 {
+        i -= 1;
+        let rec = &pending[i];
+        let is_child = rec.txid == package;
+        if rec.status != Status::Broadcast || !(due(rec) || is_child && any_due) {
+            continue;
+        }
+        match watch(state, rec, now).await {
+            Watched::Done(a) if a.status == Status::Confirmed && is_child => {
+                for member in &pending {
+                    record(state, member, a.clone()).await;
+                }
+                return;
+            }
+            Watched::Done(a) => {
+                let confirmed = a.status == Status::Confirmed;
+                record(state, rec, a).await;
+                if confirmed {
+                    pending.remove(i);
+                }
+            }
+            Watched::Waiting => {}
+            Watched::Dropped => resend = true,
+        }
+    }
+    if !resend || pending.is_empty() {
+        return;
+    }
+    if let [only] = pending.as_slice() {
+        // The others are mined: the last one goes alone.
+        let a = broadcast(state, only, now).await;
+        record(state, only, a).await;
+        return;
+    }
+    send(state, &pending, now).await;
+}
+
+/// Submits the pending members (parents first) as one package and records each one's
+/// outcome.
+async fn send(state: &AppState, members: &[Record], now: i64) {
+    let cfg = &state.config.worker;
+    let mut txs = Vec::with_capacity(members.len());
+    for rec in members {
+        match Transaction::deserialize(&rec.raw) {
+            Ok(tx) => txs.push(tx),
+            Err(e) => {
+                let a = Attempt {
+                    status: Status::Failed,
+                    broadcast: true,
+                    error: Some(format!("stored transaction does not decode: {e}")),
+                    backend_txid: None,
+                    next_attempt_at: i64::MAX,
+                };
+                record(state, rec, a).await;
+                return;
+            }
+        }
+    }
+    state
+        .metrics
+        .broadcast_attempts
+        .fetch_add(1, Ordering::Relaxed);
+    let outcome = match state.backend.submit_package(&txs).await {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => {
+            // A backend without packages: one by one, parents first, as far as it goes.
+            for rec in members {
+                let a = broadcast(state, rec, now).await;
+                let sent = a.status == Status::Broadcast;
+                record(state, rec, a).await;
+                if !sent {
+                    break;
+                }
+            }
+            return;
+        }
+        Err(e) => {
+            state
+                .metrics
+                .broadcast_errors
+                .fetch_add(1, Ordering::Relaxed);
+            for rec in members {
+                let mut a = retry(rec, now, cfg, rec.status, &e.to_string());
+                a.broadcast = true;
+                record(state, rec, a).await;
+            }
+            return;
+        }
+    };
+    if !outcome.accepted() {
+        state
+            .metrics
+            .broadcast_errors
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    for (rec, tx) in members.iter().zip(&txs) {
+        let a = judge(state, rec, tx, &outcome, now).await;
+        record(state, rec, a).await;
+    }
+}
+
+/// What the backend's answer to the package means for one member.
+async fn judge(
+    state: &AppState,
+    rec: &Record,
+    tx: &Transaction,
+    outcome: &PackageOutcome,
+    now: i64,
+) -> Attempt {
+    let cfg = &state.config.worker;
+    let result = outcome.results.iter().find(|r| r.txid == rec.txid);
+    match result.map(|r| r.error.as_deref()) {
+        Some(None) => {
+            tracing::info!(txid = %rec.txid, "relayed package member broadcast");
+            Attempt {
+                status: Status::Broadcast,
+                broadcast: true,
+                error: None,
+                backend_txid: Some(rec.txid.to_string()),
+                next_attempt_at: now + ms(cfg.confirm_poll),
+            }
+        }
+        // Refused for a reason of its own: judged as a single transaction's refusal, unless
+        // another member's trouble may be the cause (a parent that did not get in leaves
+        // its child with missing inputs), which is worth another try.
+        Some(Some(reason)) if !others_transient(outcome, rec.txid) => {
+            judge_rejection(state, rec, tx, reason.to_owned(), now).await
+        }
+        Some(Some(reason)) => {
+            let mut a = retry(rec, now, cfg, rec.status, reason);
+            a.broadcast = true;
+            a
+        }
+        // Not looked at: the package was refused as a whole.
+        None => {
+            let mut a = retry(rec, now, cfg, rec.status, &outcome.message);
+            a.broadcast = true;
+            a
+        }
+    }
+}
+
+/// True if a member other than `txid` was refused for a reason that may pass.
+fn others_transient(outcome: &PackageOutcome, txid: Txid) -> bool {
+    outcome.results.iter().any(|r| {
+        r.txid != txid
+            && r.error
+                .as_deref()
+                .is_some_and(|e| RejectKind::of(e) == RejectKind::Transient)
+    })
+}
