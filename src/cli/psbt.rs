@@ -51,6 +51,18 @@ pub fn parse_psbt(bytes: &[u8]) -> Result<Psbt, CliError> {
                 )
             })?
             .trim();
+        if text.starts_with("B$") {
+            // BBQr frames, one per line, as a scanner saves a Coldcard's or Sparrow's codes.
+            let (ty, data) = ferry::psbt::bbqr::join(text.lines())
+                .map_err(|e| CliError::new(Code::MalformedPsbt, format!("BBQr frames: {e}")))?;
+            if ty != 'P' {
+                return Err(CliError::new(
+                    Code::MalformedPsbt,
+                    format!("BBQr frames of type {ty:?}: expected P (a PSBT)"),
+                ));
+            }
+            return parse_psbt(&data);
+        }
         if text.starts_with("70736274ff") {
             Psbt::from_hex(text)
         } else {

@@ -5,9 +5,12 @@
 //! Each frame is QR alphanumeric text: the 8-character header `B$` + encoding + file type +
 //! two base-36 digits for the number of frames + two for this frame's index, then the data.
 //! ferry writes Base32 (RFC 4648 alphabet, no padding; encoding `2`), which packs 5 bits in
-//! each 5.5-bit alphanumeric character, and reads Hex (`H`) and Base32. Every frame but the
-//! last carries the same whole number of bytes, as the protocol requires. Zlib (`Z`) frames
-//! are refused with a clear reason (ferry has no zlib).
+//! each 5.5-bit alphanumeric character, and reads all three encodings the protocol requires
+//! receivers to read: Hex (`H`), Base32 and Zlib (`Z`: the whole file compressed as raw
+//! deflate with a 1 KiB window, then Base32 — Coldcard's default). Every frame but the last
+//! carries the same whole number of bytes, as the protocol requires. ferry does not write
+//! `Z`: its deflate encoder cannot be held to the 1 KiB window every decoder may assume.
+//! A frame scanned twice is fine if it is the same both times.
 
 use std::fmt;
 
@@ -33,6 +36,9 @@ impl FileType {
 pub const MAX_FRAMES: usize = 36 * 36 - 1;
 /// The header's length.
 pub const HEADER_LEN: usize = 8;
+/// The most bytes `Z` frames may inflate to (16 MiB): far beyond any PSBT a QR series
+/// carries, and a bound on what a crafted series can make ferry allocate.
+pub const MAX_INFLATED: usize = 16 << 20;
 
 /// Why frames could not be made or joined.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,9 +58,12 @@ pub enum BbqrError {
     /// A frame does not have the BBQr header.
     #[error("not a BBQr frame: {0}")]
     NotBbqr(String),
-    /// An encoding ferry does not read.
-    #[error("BBQr encoding {0:?} is not supported (ferry reads H and 2; Z needs zlib)")]
+    /// An encoding the protocol does not define.
+    #[error("BBQr encoding {0:?} is not one of the protocol's (H, 2, Z)")]
     Encoding(char),
+    /// `Z` data that does not inflate, or inflates past [`MAX_INFLATED`].
+    #[error("the BBQr frames' zlib data does not decompress: {0}")]
+    Inflate(String),
     /// Frames of different series, a frame twice or one missing.
     #[error("{0}")]
     Series(String),
@@ -165,8 +174,8 @@ pub fn split(data: &[u8], file_type: FileType, max_chars: usize) -> Result<Frame
     Ok(Frames(frames))
 }
 
-/// Joins frames (any order, surrounding whitespace ignored) back into the data and its file
-/// type letter.
+/// Joins frames (any order, repeats and blank lines and surrounding whitespace ignored) back
+/// into the data and its file type letter.
 ///
 /// # Errors
 /// [`BbqrError`] for a frame that is not BBQr, frames of different series, a duplicate or
@@ -176,6 +185,9 @@ pub fn join<'a>(frames: impl IntoIterator<Item = &'a str>) -> Result<(char, Vec<
     let mut parts: Vec<Option<Vec<u8>>> = Vec::new();
     for frame in frames {
         let frame = frame.trim();
+        if frame.is_empty() {
+            continue;
+        }
         let bad = || BbqrError::NotBbqr(frame.chars().take(16).collect());
         if frame.len() < HEADER_LEN || !frame.starts_with("B$") || !frame.is_ascii() {
             return Err(bad());
@@ -201,22 +213,36 @@ pub fn join<'a>(frames: impl IntoIterator<Item = &'a str>) -> Result<(char, Vec<
         }
         let data = match enc {
             'H' => hex::decode(&frame[HEADER_LEN..]).map_err(|_| BbqrError::Data(index))?,
-            '2' => base32_decode(&frame[HEADER_LEN..]).ok_or(BbqrError::Data(index))?,
+            '2' | 'Z' => base32_decode(&frame[HEADER_LEN..]).ok_or(BbqrError::Data(index))?,
             other => return Err(BbqrError::Encoding(other)),
         };
         let slot = parts
             .get_mut(index)
             .ok_or_else(|| BbqrError::Series(format!("frame {index} of a {total}-frame series")))?;
-        if slot.replace(data).is_some() {
-            return Err(BbqrError::Series(format!("frame {index} appears twice")));
+        match slot {
+            // Scanners see frames go by more than once: the same frame again is no harm.
+            Some(seen) if *seen == data => {}
+            Some(_) => {
+                return Err(BbqrError::Series(format!(
+                    "frame {index} appears twice with different data"
+                )));
+            }
+            None => *slot = Some(data),
         }
     }
-    let (_, ty, _) = header.ok_or_else(|| BbqrError::Series("no frames".into()))?;
     let missing: Vec<usize> = (0..parts.len()).filter(|&i| parts[i].is_none()).collect();
     if !missing.is_empty() {
         return Err(BbqrError::Series(format!("frames {missing:?} are missing")));
     }
-    Ok((ty, parts.into_iter().flatten().flatten().collect()))
+    let (enc, ty, _) = header.ok_or_else(|| BbqrError::Series("no frames".into()))?;
+    let joined: Vec<u8> = parts.into_iter().flatten().flatten().collect();
+    if enc != 'Z' {
+        return Ok((ty, joined));
+    }
+    // Raw deflate (no zlib header, as the protocol fixes it).
+    let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&joined, MAX_INFLATED)
+        .map_err(|e| BbqrError::Inflate(e.to_string()))?;
+    Ok((ty, inflated))
 }
 
 #[cfg(test)]
@@ -258,14 +284,75 @@ mod tests {
             join(shuffled[1..].iter().copied()).is_err(),
             "a missing frame"
         );
+        // A frame scanned twice: the same is fine, a different one is not.
         let mut twice = shuffled.clone();
         twice.push(shuffled[0]);
-        assert!(join(twice).is_err());
+        assert_eq!(join(twice).unwrap(), ('P', data.clone()));
+        let other = split(&data[1..], FileType::Psbt, 500).unwrap();
+        let mut mixed = shuffled.clone();
+        mixed.push(&other.0[16]);
+        assert!(matches!(join(mixed), Err(BbqrError::Series(_))));
         // The protocol's Hex form, as other software writes it.
         assert_eq!(
             join(["B$HT0201DEAD", "B$HT0200BEEF"]).unwrap(),
             ('T', vec![0xbe, 0xef, 0xde, 0xad])
         );
-        assert_eq!(join(["B$ZP0100ABC"]), Err(BbqrError::Encoding('Z')));
+        assert_eq!(join(["B$XP0100ABC"]), Err(BbqrError::Encoding('X')));
+    }
+
+    fn fixture_frames(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.trim().is_empty()).collect()
+    }
+
+    fn sha256_hex(data: &[u8]) -> String {
+        hex::encode(crate::hashes::sha256(data))
+    }
+
+    /// Zlib frames as other software makes them: a real scan of a Coldcard Q showing a text
+    /// file (BBQr's own test data, frames repeated as the camera saw them), and a Coldcard-
+    /// finalized transaction and a PSBT from BBQr's test data, compressed by CPython's zlib
+    /// (fixtures/README.md says how). Each comes back byte for byte.
+    #[test]
+    fn reads_zlib_frames_made_by_others() {
+        let scan = include_str!("../../fixtures/bbqr_real_scan.txt");
+        let (ty, text) = join(fixture_frames(scan)).unwrap();
+        assert_eq!(ty, 'U');
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("Zlib compressed") && text.contains("PSBT"));
+
+        let txn = include_str!("../../fixtures/bbqr_z_txn.txt");
+        let mut frames = fixture_frames(txn);
+        frames.reverse();
+        let (ty, raw) = join(frames).unwrap();
+        assert_eq!(ty, 'T');
+        assert_eq!(
+            sha256_hex(&raw),
+            "ea0807625402361eb6168e6577bdac837793773c7bbf5bb9050fca4d93a865f7"
+        );
+        // The file is the transaction's hex, as the Coldcard saved it.
+        let hex_text = std::str::from_utf8(&raw).unwrap().trim();
+        let tx = crate::tx::Transaction::from_hex(hex_text).unwrap();
+        assert_eq!(tx.to_hex(), hex_text);
+
+        let psbt = include_str!("../../fixtures/bbqr_z_psbt.txt");
+        let (ty, raw) = join(fixture_frames(psbt)).unwrap();
+        assert_eq!(ty, 'P');
+        assert_eq!(
+            sha256_hex(&raw),
+            "c38b8d114150bf8908bef19d1cbb94430a9ea05bfcab2a629051820ba91245df"
+        );
+        assert!(raw.starts_with(b"psbt\xff"));
+
+        // A series cut short (the last frame lost its tail) does not inflate.
+        let mut cut: Vec<&str> = fixture_frames(psbt);
+        let last = cut.len() - 1;
+        // Whole groups of 8 characters (5 bytes) off, so the Base32 itself stays valid.
+        let keep = HEADER_LEN + (cut[last].len() - HEADER_LEN) / 8 * 8 - 16;
+        cut[last] = &cut[last][..keep];
+        let e = join(cut);
+        assert!(
+            matches!(e, Err(BbqrError::Inflate(_))),
+            "a truncated stream: {e:?}"
+        );
     }
 }

@@ -75,3 +75,32 @@ fn invalid_vectors_are_user_errors() {
         missing.stderr
     );
 }
+
+/// BBQr frames as a scanner saves them (Zlib-encoded, the Coldcard's default; made by
+/// CPython's zlib from BBQr's test PSBT `1in100out.psbt`, whose unsigned transaction has 3
+/// inputs and 101 outputs, counted by a separate parse in Python), read by `psbt decode`
+/// from a file and from stdin; frames of a transaction are not a PSBT.
+#[test]
+fn decodes_a_psbt_from_zlib_bbqr_frames() {
+    let f = Ferry::new();
+    let frames = include_str!("../../fixtures/bbqr_z_psbt.txt");
+    let path = f.dir.path().join("scanned.txt");
+    std::fs::write(&path, frames).unwrap();
+    let decoded = f
+        .run(&["psbt", "decode", "--json", path.to_str().unwrap()])
+        .expect_code(0)
+        .json();
+    assert_eq!(decoded["tx"]["inputs"].as_array().unwrap().len(), 3);
+    assert_eq!(decoded["tx"]["outputs"].as_array().unwrap().len(), 101);
+    let from_stdin = f
+        .run_with_stdin(&["psbt", "decode", "--json", "-"], frames, &[])
+        .expect_code(0)
+        .json();
+    assert_eq!(from_stdin, decoded);
+    let txn = include_str!("../../fixtures/bbqr_z_txn.txt");
+    let r = f
+        .run_with_stdin(&["--json", "psbt", "decode", "-"], txn, &[])
+        .expect_code(1)
+        .json();
+    assert_eq!(r["error"]["code"], "malformed_psbt", "{r}");
+}
