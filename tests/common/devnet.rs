@@ -366,6 +366,28 @@ impl Key {
         sign_transaction(&mut tx, &prevouts, &types, &self.store).unwrap();
         tx
     }
+
+    /// Spends `coins` (all this key's) back to its own P2WPKH output, paying `fee`
+    /// (RBF-signalling).
+    pub fn pay_self(&self, coins: &[(OutPoint, TxOut)], fee: u64) -> Transaction {
+        let value: u64 = coins.iter().map(|c| c.1.value.to_sat()).sum();
+        self.spend(
+            coins,
+            &[(self.script(KeyType::P2wpkh), value - fee)],
+            0xffff_fffd,
+        )
+    }
+}
+
+/// The first output of `tx`, as a coin to spend.
+pub fn first_output(tx: &Transaction) -> (OutPoint, TxOut) {
+    (
+        OutPoint {
+            txid: tx.txid(),
+            vout: 0,
+        },
+        tx.output[0].clone(),
+    )
 }
 
 /// Every address type with the `scriptpubkey_type` Esplora gives it.

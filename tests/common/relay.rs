@@ -172,6 +172,20 @@ impl Relay {
         Relay::start_on(data_dir, esplora, config, identity, friends, down).await
     }
 
+    /// An open relay (no auth, test timings, a fresh identity) in front of a devnet.
+    pub async fn open(data_dir: &Path, devnet_base: &str) -> Relay {
+        let identity = IdentityKey::generate().unwrap();
+        let config = test_config(AuthMode::Open);
+        Relay::start(data_dir, devnet_base, config, identity, Vec::new(), false).await
+    }
+
+    /// An open relay in front of any backend (a real Bitcoin Core, say).
+    pub async fn open_on(data_dir: &Path, backend: Arc<dyn ChainBackend>) -> Relay {
+        let identity = IdentityKey::generate().unwrap();
+        let config = test_config(AuthMode::Open);
+        Relay::start_on(data_dir, backend, config, identity, Vec::new(), false).await
+    }
+
     /// A relay in front of any backend (a real Bitcoin Core, say).
     pub async fn start_on(
         data_dir: &Path,

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use crate::common::cli::Ferry;
 use crate::common::devnet::{Key, KeyType, Node};
-use crate::common::relay::{Relay, test_config, wait_until};
+use crate::common::relay::{Relay, wait_until};
 use bdk_esplora::EsploraExt;
 use bdk_esplora::esplora_client::{self, BlockingClient};
 use bdk_wallet::bitcoin::secp256k1::Secp256k1;
@@ -21,9 +21,7 @@ use bdk_wallet::chain::ChainPosition;
 use bdk_wallet::descriptor::IntoWalletDescriptor;
 use bdk_wallet::signer::SignersContainer;
 use bdk_wallet::{KeychainKind, SignOptions, Wallet};
-use ferry::identity::IdentityKey;
 use ferry::keys::Mnemonic;
-use ferry::relay::AuthMode;
 use ferry::script::AddressType;
 
 /// BDK's own test key (worthless; regtest).
@@ -242,15 +240,7 @@ async fn in_mempool(node: &Node, txid: Txid) -> bool {
 async fn bdk_pays_through_a_ferry_relay_and_sees_a_replacement() {
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(
-        dir.path(),
-        &node.base,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open(dir.path(), &node.base).await;
     let url = format!("{}/api", node.base);
     let relay_url = format!("{}/api", relay.base);
     let mut twin = bdk_wallet();

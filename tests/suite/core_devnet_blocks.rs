@@ -11,7 +11,7 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
-use crate::common::devnet::{Key, KeyType, Node};
+use crate::common::devnet::{Key, KeyType, Node, first_output};
 use ferry::script::ScriptBuf;
 use ferry::tx::{OutPoint, Transaction, TxIn, TxOut};
 use ferry::units::Amount;
@@ -39,25 +39,6 @@ async fn same(dev: &Rpc, core: &Rpc, method: &str, params: Value) -> Value {
             .map_or_else(|e| format!("{e:?}"), Value::to_string),
     );
     d.unwrap_or(Value::Null)
-}
-
-fn spend_to(key: &Key, coin: &(OutPoint, TxOut), fee: u64) -> Transaction {
-    let v = coin.1.value.to_sat();
-    key.spend(
-        &[coin.clone()],
-        &[(key.script(KeyType::P2wpkh), v - fee)],
-        0xffff_fffd,
-    )
-}
-
-fn first_output(tx: &Transaction) -> (OutPoint, TxOut) {
-    (
-        OutPoint {
-            txid: tx.txid(),
-            vout: 0,
-        },
-        tx.output[0].clone(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,16 +201,16 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
 
     // submitpackage, the same transactions on both nodes.
     // A parent paying nothing, below the floor, and a child paying for both.
-    let parent = spend_to(&key, &pkg_coins[0], 0);
-    let child = spend_to(&key, &first_output(&parent), 3_000);
+    let parent = key.pay_self(std::slice::from_ref(&pkg_coins[0]), 0);
+    let child = key.pay_self(std::slice::from_ref(&first_output(&parent)), 3_000);
     let pkg = json!([[parent.to_hex(), child.to_hex()]]);
     let answer = same(&dev, &core.rpc, "submitpackage", pkg.clone()).await;
     assert_eq!(answer["package_msg"], "success");
     // Again: both already in the mempool.
     same(&dev, &core.rpc, "submitpackage", pkg).await;
     // A package still too low: a 1-sat child cannot lift a 0-fee parent.
-    let parent = spend_to(&key, &pkg_coins[1], 0);
-    let child = spend_to(&key, &first_output(&parent), 1);
+    let parent = key.pay_self(std::slice::from_ref(&pkg_coins[1]), 0);
+    let child = key.pay_self(std::slice::from_ref(&first_output(&parent)), 1);
     let low = same(
         &dev,
         &core.rpc,
@@ -239,8 +220,8 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     .await;
     assert_eq!(low["package_msg"], "transaction failed");
     // A parent that pays for itself and a child that pays enough only with it.
-    let parent = spend_to(&key, &pkg_coins[2], 5_000);
-    let child = spend_to(&key, &first_output(&parent), 5);
+    let parent = key.pay_self(std::slice::from_ref(&pkg_coins[2]), 5_000);
+    let child = key.pay_self(std::slice::from_ref(&first_output(&parent)), 5);
     same(
         &dev,
         &core.rpc,
@@ -294,7 +275,7 @@ async fn core_accepts_devnet_blocks_and_agrees_on_blocks_proofs_and_packages() {
     .await;
     same(&dev, &core.rpc, "submitpackage", json!([["00"]])).await;
     same(&dev, &core.rpc, "submitpackage", json!([[]])).await;
-    let lone = spend_to(&key, &first_output(&child), 0);
+    let lone = key.pay_self(std::slice::from_ref(&first_output(&child)), 0);
     same(&dev, &core.rpc, "submitpackage", json!([[lone.to_hex()]])).await;
     // The same mempool (in no particular order).
     let mut dev_pool = dev.mempool().await;

@@ -12,9 +12,7 @@ use crate::common::bitcoin_core::story::{Wallets, blocking};
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
 use crate::common::cli::Refusal;
 use crate::common::devnet::Node;
-use crate::common::relay::{Relay, test_config, wait_until};
-use ferry::identity::IdentityKey;
-use ferry::relay::AuthMode;
+use crate::common::relay::{Relay, wait_until};
 use ferry::script::AddressType;
 
 const PAID: u64 = 1_000_000;
@@ -186,15 +184,7 @@ async fn cpfp_on_the_devnet_goes_as_a_package() {
 async fn cpfp_through_a_friends_relay_on_the_devnet() {
     let node = Node::start_fresh().await;
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start(
-        dir.path(),
-        &node.base,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open(dir.path(), &node.base).await;
     let rpc = Rpc::devnet(&node.base);
     cpfp_story(&rpc, &format!("{}/api", node.base), "package", Some(&relay)).await;
     relay.stop().await;
@@ -218,15 +208,7 @@ async fn cpfp_through_a_friends_relay_with_bitcoin_core_behind_it() {
     };
     let node = Bitcoind::start(&exe, CoreAuth::Cookie).await;
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start_on(
-        dir.path(),
-        ferry::chain::open(&node.backend_url()).unwrap(),
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open_on(dir.path(), ferry::chain::open(&node.backend_url()).unwrap()).await;
     cpfp_story(&node.rpc, &node.backend_url(), "package", Some(&relay)).await;
     relay.stop().await;
     node.stop().await;

@@ -122,15 +122,7 @@ async fn relay_delivers_its_queue_over_p2p() {
 async fn via_and_p2p_together() {
     let dir = tempfile::tempdir().unwrap();
     let devnet = start_devnet(None);
-    let relay = Relay::start(
-        dir.path(),
-        &devnet.http,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open(dir.path(), &devnet.http).await;
     let run = |hex: String, via: String, peer: String| async move {
         tokio::task::spawn_blocking(move || {
             let f = crate::common::cli::Ferry::new();

@@ -7,23 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::common::devnet::{Key, Node};
-use crate::common::relay::{Relay, test_config};
-use ferry::identity::IdentityKey;
-use ferry::relay::AuthMode;
+use crate::common::relay::Relay;
 use ferry::tx::Transaction;
 use serde_json::Value;
 
 /// A relay (open mode) in front of `node`, whose backend counts transaction lookups.
 async fn relay(node: &Node, dir: &std::path::Path) -> Relay {
-    Relay::start(
-        dir,
-        &node.base,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await
+    Relay::open(dir, &node.base).await
 }
 
 async fn post(http: &reqwest::Client, url: &str, tx: &Transaction) -> (u16, Value) {

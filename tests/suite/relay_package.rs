@@ -10,7 +10,7 @@
 use std::sync::atomic::Ordering;
 
 use crate::common::bitcoin_core::{Bitcoind, CoreAuth, Rpc, bitcoind_exe};
-use crate::common::devnet::{Key, KeyType, Node};
+use crate::common::devnet::{Key, KeyType, Node, first_output};
 use crate::common::relay::{Relay, test_config, wait_until};
 use ferry::identity::IdentityKey;
 use ferry::relay::AuthMode;
@@ -19,30 +19,10 @@ use ferry::relay::receipt::verify_receipt;
 use ferry::tx::{OutPoint, Transaction, TxOut};
 use serde_json::{Value, json};
 
-/// Spends `coins` to one P2WPKH output of `key`, paying `fee`.
-fn spend(key: &Key, coins: &[(OutPoint, TxOut)], fee: u64) -> Transaction {
-    let value: u64 = coins.iter().map(|c| c.1.value.to_sat()).sum();
-    key.spend(
-        coins,
-        &[(key.script(KeyType::P2wpkh), value - fee)],
-        0xffff_fffd,
-    )
-}
-
-fn first_output(tx: &Transaction) -> (OutPoint, TxOut) {
-    (
-        OutPoint {
-            txid: tx.txid(),
-            vout: 0,
-        },
-        tx.output[0].clone(),
-    )
-}
-
 /// A zero-fee parent and its child paying `child_fee`.
 fn pair(key: &Key, coin: &(OutPoint, TxOut), child_fee: u64) -> [Transaction; 2] {
-    let parent = spend(key, std::slice::from_ref(coin), 0);
-    let child = spend(key, &[first_output(&parent)], child_fee);
+    let parent = key.pay_self(std::slice::from_ref(coin), 0);
+    let child = key.pay_self(&[first_output(&parent)], child_fee);
     [parent, child]
 }
 
@@ -111,7 +91,7 @@ async fn package_story(
 
     // The package rules.
     let other = pair(key, &coins[1], 3_000);
-    let unrelated = spend(key, &[coins[2].clone()], 3_000);
+    let unrelated = key.pay_self(&coins[2..3], 3_000);
     let low = pair(key, &coins[1], 1);
     let hex = |t: &Transaction| t.to_hex();
     let cases: Vec<(Value, &str, &str)> = vec![
@@ -174,15 +154,7 @@ async fn a_relay_takes_a_package_on_the_devnet() {
     let coins = node
         .fund(&key, KeyType::P2wpkh, &[100_000, 100_000, 100_000])
         .await;
-    let relay = Relay::start(
-        dir.path(),
-        &node.base,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open(dir.path(), &node.base).await;
     let rpc = Rpc::devnet(&node.base);
     package_story(&rpc, &relay, &key, &coins, &node.faucet_address()).await;
     relay.stop().await;
@@ -220,15 +192,7 @@ async fn a_relay_with_bitcoin_core_behind_it_takes_a_package() {
     }
     let dir = tempfile::tempdir().unwrap();
     let backend = ferry::chain::open(&core.backend_url()).unwrap();
-    let relay = Relay::start_on(
-        dir.path(),
-        backend,
-        test_config(AuthMode::Open),
-        IdentityKey::generate().unwrap(),
-        Vec::new(),
-        false,
-    )
-    .await;
+    let relay = Relay::open_on(dir.path(), backend).await;
     package_story(&core.rpc, &relay, &key, &coins, &burn).await;
     relay.stop().await;
     core.stop().await;
