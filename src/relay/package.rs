@@ -56,7 +56,9 @@ pub async fn submit_package(
             // the checks would say now.
             return match queued_package(s, &txids).await? {
                 Some(records) => {
-                    s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                    s.metrics
+                        .duplicates
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
                     Ok(records)
                 }
                 None => Err(refused),
@@ -100,11 +102,14 @@ pub async fn submit_package(
             return Err(AppError::internal(e.to_string()));
         }
     };
-    if committed.iter().any(|(_, inserted)| *inserted) {
-        s.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+    // Counted per transaction, as single submissions are.
+    let new = committed.iter().filter(|(_, inserted)| *inserted).count() as u64;
+    s.metrics.accepted.fetch_add(new, Ordering::Relaxed);
+    s.metrics
+        .duplicates
+        .fetch_add(committed.len() as u64 - new, Ordering::Relaxed);
+    if new > 0 {
         s.wake.notify_one();
-    } else {
-        s.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
     }
     for r in reservations {
         let record = committed.iter().find(|(rec, _)| rec.txid == r.txid);

@@ -35,11 +35,24 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str, via: Option<&Rela
     rpc.mine(101, &a).await;
     rpc.mine(1, &burn).await;
     let w2 = w.clone();
-    let parent = blocking(move || w2.send("a", &b, PAID, &["--fee-rate", "1"])).await;
+    // Through the relay too, when there is one: the parent is then queued there already,
+    // and joins the package the child comes in.
+    let relayed = via.is_some();
+    let parent = blocking(move || {
+        let mut rest = vec!["--fee-rate", "1"];
+        if relayed {
+            rest.extend(["--via", "bob"]);
+        }
+        w2.send("a", &b, PAID, &rest)
+    })
+    .await;
     let parent_txid = parent["txid"].as_str().unwrap().to_owned();
-    assert!(rpc.mempool().await.contains(&parent_txid));
+    wait_until(20, "the parent in the mempool", || async {
+        rpc.mempool().await.contains(&parent_txid)
+    })
+    .await;
 
-    let (w2, p, relayed) = (w.clone(), parent_txid.clone(), via.is_some());
+    let (w2, p) = (w.clone(), parent_txid.clone());
     let child = blocking(move || {
         let mut args = vec![
             "--json",
@@ -61,7 +74,7 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str, via: Option<&Rela
     assert_eq!(child["parent"], parent_txid.as_str());
     assert_eq!(child["submitted"], submitted, "{child}");
     let child_txid = child["txid"].as_str().unwrap().to_owned();
-    if via.is_some() {
+    if let Some(relay) = via {
         // Bob's receipt for the package names the child, signed by his pinned key.
         let outcome = &child["broadcast"][0];
         assert_eq!(outcome["via"], "bob", "{child}");
@@ -73,6 +86,9 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str, via: Option<&Rela
             ids.iter().all(|t| pool.contains(t))
         })
         .await;
+        // The parent Alice sent through Bob's relay joined the package.
+        let st = relay.status(&reqwest::Client::new(), &parent_txid).await;
+        assert_eq!(st["package"], child_txid.as_str(), "{st}");
     }
     let reported = child["package_fee_rate"].as_f64().unwrap();
     assert!(reported >= 10.0, "{child}");

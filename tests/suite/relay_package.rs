@@ -63,8 +63,9 @@ async fn package_story(
         assert_eq!(a.txid, tx.txid().to_string());
         verify_receipt(&a.receipt, &relay.key).unwrap();
     }
-    // Again: the same records, no second acceptance.
+    // Two transactions newly accepted. Again: the same records, no second acceptance.
     let accepted_before = relay.state.metrics.accepted.load(Ordering::Relaxed);
+    assert_eq!(accepted_before, 2);
     let again = submit_package(&client, &relay.base, &package, &sender, Some(&relay.key))
         .await
         .unwrap();
