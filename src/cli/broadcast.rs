@@ -64,12 +64,7 @@ pub(super) async fn run(ctx: &Ctx, args: BroadcastArgs) -> Result<(), CliError> 
         Some(p) => super::p2p::human(p),
         None => format!("broadcast {}", r.txid),
     };
-    if let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &report) {
-        if !ctx.json && report.p2p.is_some() {
-            ctx.out.emit(&report, human)?;
-        }
-        return Err(e);
-    }
+    super::p2p::conclude(ctx, &report.broadcast, report.p2p.as_ref(), &report)?;
     ctx.out.emit(&report, human)
 }
 

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::chain::SyncArgs;
 use super::code::Code;
-use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs, finish_broadcast};
+use super::fan_out::{BroadcastOutcome, Broadcaster, ViaArgs};
+use super::p2p::P2pArgs;
 use super::send::{confirm, parse_fee_rate, sign};
 use super::{CliError, Ctx};
 
@@ -49,6 +50,8 @@ pub struct BumpArgs {
     #[command(flatten)]
     pub via: ViaArgs,
     #[command(flatten)]
+    pub p2p: P2pArgs,
+    #[command(flatten)]
     pub sync: SyncArgs,
 }
 
@@ -70,6 +73,7 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
         return super::cpfp::run(ctx, txid, fee_rate, &args).await;
     }
     let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
+    let p2p = super::p2p::plan_for(ctx, &args.p2p, wallet.network()).await?;
     let plan = wallet
         .build_fee_bump(txid, fee_rate, args.allow_high_fee)
         .map_err(bump_error)?;
@@ -83,10 +87,19 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
     );
     confirm(ctx, args.yes, &text, "Sign and broadcast the replacement?")?;
     let tx = sign(ctx, &wallet, &plan.built)?;
-    let outcomes = Broadcaster::new(ctx, &args.via, Some(backend))?
-        .broadcast(&tx)
-        .await;
-    finish_broadcast(&outcomes, false)?;
+    // The network first, as `send` does; the backend only without --p2p.
+    let p2p = match &p2p {
+        Some(config) => Some(super::p2p::run(config, &tx).await?),
+        None => None,
+    };
+    let outcomes = if p2p.is_some() && args.via.via.is_empty() {
+        Vec::new()
+    } else {
+        let direct = p2p.is_none().then_some(backend);
+        Broadcaster::new(ctx, &args.via, direct)?
+            .broadcast(&tx)
+            .await
+    };
     let report = BumpReport {
         txid: tx.txid().to_string(),
         replaces: txid.to_string(),
@@ -97,9 +110,15 @@ pub(super) async fn run(ctx: &Ctx, args: BumpArgs) -> Result<(), CliError> {
             .unwrap_or(FeeRate::ZERO)
             .to_sat_per_vb_f64(),
         broadcast: outcomes,
+        p2p,
     };
+    super::p2p::conclude(ctx, &report.broadcast, report.p2p.as_ref(), &report)?;
     ctx.out.emit(&report, |r| {
-        format!("replaced {} with {}", r.replaces, r.txid)
+        let text = format!("replaced {} with {}", r.replaces, r.txid);
+        match &r.p2p {
+            Some(p) => format!("{}\n{text}", super::p2p::human(p)),
+            None => text,
+        }
     })
 }
 
@@ -113,4 +132,7 @@ struct BumpReport {
     vsize: u64,
     fee_rate: f64,
     broadcast: Vec<BroadcastOutcome>,
+    /// With `--p2p`: what the peer-to-peer broadcast did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p2p: Option<ferry::p2p::P2pReport>,
 }

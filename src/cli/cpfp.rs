@@ -6,6 +6,7 @@
 //! submit it to their backend as a package.
 
 use ferry::keys::KeyChain;
+use ferry::p2p::P2pReport;
 use ferry::tx::Txid;
 use ferry::units::FeeRate;
 use ferry::wallet::cpfp::CpfpError;
@@ -46,6 +47,9 @@ struct CpfpReport {
     submitted: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     broadcast: Vec<BroadcastOutcome>,
+    /// With `--p2p`: what the peer-to-peer broadcast of the pair did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    p2p: Option<P2pReport>,
 }
 
 /// Runs `bump --cpfp` for the wallet's unconfirmed `parent`.
@@ -56,6 +60,7 @@ pub(super) async fn run(
     args: &BumpArgs,
 ) -> Result<(), CliError> {
     let (wallet, backend) = ctx.synced_wallet(&args.sync).await?;
+    let p2p = super::p2p::plan_for(ctx, &args.p2p, wallet.network()).await?;
     let change = wallet.next_change_address()?;
     // A payment to us whose fee the backend did not report: look up what it spends.
     let spent = match wallet.parent_needing_prevouts(parent) {
@@ -89,19 +94,33 @@ pub(super) async fn run(
     confirm(ctx, args.yes, &text, "Sign and broadcast the child?")?;
     let child = sign(ctx, &wallet, &plan.built)?;
     let package = [plan.parent.clone(), child.clone()];
-    let (submitted, broadcast) = if args.via.via.is_empty() {
+    let (submitted, broadcast, p2p) = if let Some(config) = &p2p {
+        // Into the network: peers get the child first and judge the pair together; any
+        // --via relay after that (nodes announce a transaction once, so the observers
+        // must hear it from the network before a relay's backend has it).
+        let report = ferry::p2p::broadcast_package(config, &package)
+            .await
+            .map_err(CliError::internal)?;
+        let outcomes = if args.via.via.is_empty() {
+            Vec::new()
+        } else {
+            Broadcaster::new(ctx, &args.via, None)?
+                .broadcast_package(&package)
+                .await
+        };
+        ("package", outcomes, Some(report))
+    } else if args.via.via.is_empty() {
         let (outcome, submitted) = direct_package(&backend, &package).await;
         finish_broadcast(std::slice::from_ref(&outcome), false)?;
-        (submitted, Vec::new())
+        (submitted, Vec::new(), None)
     } else {
         // Through friends' relays, as a package (`POST /v1/package`).
         let outcomes = Broadcaster::new(ctx, &args.via, Some(backend))?
             .broadcast_package(&package)
             .await;
         finish_broadcast(&outcomes, false)?;
-        ("package", outcomes)
+        ("package", outcomes, None)
     };
-    wallet.hand_out(KeyChain::Change, Some(change.index))?;
     let report = CpfpReport {
         txid: child.txid().to_string(),
         parent: parent.to_string(),
@@ -111,11 +130,25 @@ pub(super) async fn run(
         package_fee_rate: plan.package_fee_rate.to_sat_per_vb_f64(),
         submitted,
         broadcast,
+        p2p,
     };
+    let handed_over = report.p2p.as_ref().is_none_or(P2pReport::handed_over)
+        || report.broadcast.iter().any(BroadcastOutcome::accepted);
+    if handed_over {
+        wallet.hand_out(KeyChain::Change, Some(change.index))?;
+    }
+    // Without --p2p the outcomes were settled above.
+    if report.p2p.is_some() {
+        super::p2p::conclude(ctx, &report.broadcast, report.p2p.as_ref(), &report)?;
+    }
     ctx.out.emit(&report, |r| {
-        format!(
+        let text = format!(
             "{} pays for {}: fee {} sat, {:.3} sat/vB for the pair (sent as a {})",
             r.txid, r.parent, r.fee_sat, r.package_fee_rate, r.submitted
-        )
+        );
+        match &r.p2p {
+            Some(p) => format!("{}\n{text}", super::p2p::human(p)),
+            None => text,
+        }
     })
 }

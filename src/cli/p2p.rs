@@ -9,9 +9,9 @@ use ferry::p2p::broadcast::DEFAULT_OBSERVERS;
 use ferry::p2p::{BroadcastConfig, P2pReport, Route, seeds};
 use ferry::tx::Transaction;
 
-use super::CliError;
 use super::code::Code;
 use super::fan_out::{BroadcastOutcome, finish_broadcast};
+use super::{CliError, Ctx};
 
 /// Broadcasting over the peer-to-peer network.
 #[derive(Debug, Clone, Args)]
@@ -103,6 +103,24 @@ pub async fn plan(
     Ok(Some(config))
 }
 
+/// [`plan`] for a wallet's transaction: `--p2p-network` must be the wallet's network.
+///
+/// # Errors
+/// `wrong_network`, or [`plan`]'s.
+pub async fn plan_for(
+    ctx: &Ctx,
+    args: &P2pArgs,
+    network: Network,
+) -> Result<Option<BroadcastConfig>, CliError> {
+    if args.p2p_network.is_some_and(|n| n != network) {
+        return Err(CliError::new(
+            Code::WrongNetwork,
+            format!("--p2p-network differs from the wallet's network, {network}"),
+        ));
+    }
+    plan(ctx.proxy.as_deref(), args, network).await
+}
+
 /// Broadcasts `tx` as planned.
 ///
 /// # Errors
@@ -153,6 +171,24 @@ pub fn human(report: &P2pReport) -> String {
         "not handed over: no peer took it".to_owned()
     });
     lines.join("\n")
+}
+
+/// [`verdict`], showing the peer-to-peer report first when it fails (the JSON error carries
+/// the whole `document`).
+///
+/// # Errors
+/// [`verdict`]'s.
+pub fn conclude(
+    ctx: &Ctx,
+    outcomes: &[BroadcastOutcome],
+    p2p: Option<&P2pReport>,
+    document: &impl serde::Serialize,
+) -> Result<(), CliError> {
+    let result = verdict(outcomes, p2p, document);
+    if let (Err(_), Some(r), false) = (&result, p2p, ctx.json) {
+        ctx.out.emit(r, human)?;
+    }
+    result
 }
 
 /// Decides the exit: success when the transaction propagated or a relay took it; exit 2

@@ -384,13 +384,8 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         broadcast,
         p2p,
     };
-    if !args.no_broadcast
-        && let Err(e) = super::p2p::verdict(&report.broadcast, report.p2p.as_ref(), &report)
-    {
-        if let (Some(r), false) = (&report.p2p, ctx.json) {
-            ctx.out.emit(r, super::p2p::human)?;
-        }
-        return Err(e);
+    if !args.no_broadcast {
+        super::p2p::conclude(ctx, &report.broadcast, report.p2p.as_ref(), &report)?;
     }
     if args.no_broadcast && args.handoff.wanted() {
         let doc = serde_json::to_value(&report).map_err(CliError::internal)?;

@@ -2,6 +2,7 @@
 //! over to a few senders, and "propagated" only once an observer — a connection that was
 //! never given the transaction — hears it announced.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -40,6 +41,9 @@ pub struct BroadcastConfig {
     pub connection_timeout: Duration,
     /// How long observers listen after the first hand-over.
     pub propagation_timeout: Duration,
+    /// For a package: how long a sender stays after the hand-over to serve a parent the
+    /// peer asks for again (Core asks an inbound peer after a 2 s delay).
+    pub package_linger: Duration,
 }
 
 impl BroadcastConfig {
@@ -54,6 +58,7 @@ impl BroadcastConfig {
             v2: true,
             connection_timeout: Duration::from_secs(20),
             propagation_timeout: Duration::from_secs(30),
+            package_linger: Duration::from_secs(5),
         }
     }
 
@@ -141,7 +146,24 @@ enum ObserverEvent {
 /// # Errors
 /// Only [`BroadcastConfig::check`]'s.
 pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2pReport, P2pError> {
+    broadcast_package(config, std::slice::from_ref(tx)).await
+}
+
+/// Broadcasts a package — parents first, their child last — as [`broadcast`] broadcasts one
+/// transaction: each sender is offered all of them and serves the child first (see
+/// [`hand_over`]), and observers listen for the child. The report names the child.
+///
+/// # Errors
+/// Only [`BroadcastConfig::check`]'s, or an empty package.
+pub async fn broadcast_package(
+    config: &BroadcastConfig,
+    txs: &[Transaction],
+) -> Result<P2pReport, P2pError> {
     config.check()?;
+    let Some(tx) = txs.last() else {
+        return Err(P2pError::Protocol("an empty package".into()));
+    };
+    let txs: Arc<[Transaction]> = txs.into();
     let start = Instant::now();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut observer_tasks = JoinSet::new();
@@ -166,7 +188,7 @@ pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2p
         }
     }
 
-    let peers = send_all(config, tx).await;
+    let peers = send_all(config, &txs).await;
     let handed = peers.iter().any(|p| p.handed_over);
     // Without a hand-over there is nothing to wait for.
     let deadline = if handed && ready > 0 {
@@ -213,14 +235,14 @@ pub async fn broadcast(config: &BroadcastConfig, tx: &Transaction) -> Result<P2p
 /// candidate when one fails — but starting none after twice the connection timeout, so
 /// a long list of dead peers cannot stretch the broadcast without bound (each connection
 /// is bounded by itself: a v2 try and a v1 retry, each within the timeout).
-async fn send_all(config: &BroadcastConfig, tx: &Transaction) -> Vec<PeerOutcome> {
+async fn send_all(config: &BroadcastConfig, txs: &Arc<[Transaction]>) -> Vec<PeerOutcome> {
     let last_start = after(config.connection_timeout * 2);
     let mut candidates = config.peers.iter();
     let mut running = JoinSet::new();
     let mut outcomes = Vec::new();
     let mut handed = 0;
     for peer in candidates.by_ref().take(config.senders) {
-        running.spawn(send_one(config.clone(), peer.clone(), tx.clone()));
+        running.spawn(send_one(config.clone(), peer.clone(), Arc::clone(txs)));
     }
     while let Some(done) = running.join_next().await {
         let outcome = match done {
@@ -238,7 +260,7 @@ async fn send_all(config: &BroadcastConfig, tx: &Transaction) -> Vec<PeerOutcome
             && Instant::now() < last_start
             && let Some(next) = candidates.next()
         {
-            running.spawn(send_one(config.clone(), next.clone(), tx.clone()));
+            running.spawn(send_one(config.clone(), next.clone(), Arc::clone(txs)));
         }
         outcomes.push(outcome);
     }
@@ -246,7 +268,7 @@ async fn send_all(config: &BroadcastConfig, tx: &Transaction) -> Vec<PeerOutcome
     outcomes
 }
 
-async fn send_one(config: BroadcastConfig, peer: String, tx: Transaction) -> PeerOutcome {
+async fn send_one(config: BroadcastConfig, peer: String, txs: Arc<[Transaction]>) -> PeerOutcome {
     let deadline = after(config.connection_timeout);
     let failed = |transport, e: P2pError| PeerOutcome {
         peer: peer.clone(),
@@ -261,7 +283,7 @@ async fn send_one(config: BroadcastConfig, peer: String, tx: Transaction) -> Pee
     let transport = conn.transport();
     let result = async {
         let info = handshake(&mut conn, false, deadline).await?;
-        hand_over(&mut conn, &info, &tx, deadline).await
+        hand_over(&mut conn, &info, &txs, config.package_linger, deadline).await
     }
     .await;
     conn.close().await;

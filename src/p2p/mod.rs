@@ -20,7 +20,7 @@ pub mod socks;
 pub mod transport;
 pub mod wire;
 
-pub use broadcast::{BroadcastConfig, P2pReport, PeerOutcome, broadcast};
+pub use broadcast::{BroadcastConfig, P2pReport, PeerOutcome, broadcast, broadcast_package};
 pub use error::{P2pError, WireError};
 pub use message::{Inventory, Message, VersionMessage};
 pub use transport::{Connection, Route, Transport};

@@ -89,47 +89,110 @@ pub async fn handshake(
     }
 }
 
-/// Hands `tx` over on a connection that finished its handshake: `inv` (by wtxid when both
-/// sides relay by wtxid), the peer's `getdata` for it, `tx`, `ping`, and the matching `pong`
-/// — which tells that the peer has processed the `tx` (messages are handled in order).
+/// Hands `txs` over on a connection that finished its handshake: `inv` (by wtxid when both
+/// sides relay by wtxid), the peer's `getdata`, the transactions it asked for, `ping`, and
+/// the matching `pong` — which tells that the peer has processed them (messages are
+/// handled in order).
+///
+/// `txs` is one transaction, or a package: parents first, their child last. A package is
+/// served child first: a node that cannot take a parent alone (below its fee floor) keeps
+/// the child as an orphan and, when the parent then fails on its fee, judges the two
+/// together (Bitcoin Core's one-parent-one-child package relay). A node that orphaned the
+/// child asks for its parent again after its request delay, so when the peer did not ask
+/// for every transaction at once the connection stays open `linger` after the `pong`,
+/// serving what is asked.
 ///
 /// # Errors
 /// [`P2pError::NoRelay`] for a peer that said it does not relay transactions,
-/// [`P2pError::NotRequested`] when the peer did not ask for it before `deadline` (it may
-/// already have it), timeouts and connection errors.
+/// [`P2pError::NotRequested`] when the peer did not ask for any of them before `deadline`
+/// (it may already have them), timeouts and connection errors.
 pub async fn hand_over(
     conn: &mut Connection,
     peer: &PeerInfo,
-    tx: &Transaction,
+    txs: &[Transaction],
+    linger: Duration,
     deadline: Instant,
 ) -> Result<(), P2pError> {
     if !peer.version.relay {
         return Err(P2pError::NoRelay);
     }
-    let inv = if peer.wtxid_relay {
-        Inventory::wtx(tx.wtxid())
-    } else {
-        Inventory::tx(tx.txid())
+    let inv = |tx: &Transaction| {
+        if peer.wtxid_relay {
+            Inventory::wtx(tx.wtxid())
+        } else {
+            Inventory::tx(tx.txid())
+        }
     };
-    conn.send(&Message::Inv(vec![inv])).await?;
-    loop {
+    conn.send(&Message::Inv(txs.iter().rev().map(inv).collect()))
+        .await?;
+    let asked = loop {
         match recv_until(conn, deadline, "waiting for getdata").await {
-            Ok(Message::GetData(items)) if items.iter().any(|i| i.names(tx)) => break,
+            Ok(Message::GetData(items)) => {
+                let asked = serve(conn, txs, &items).await?;
+                if asked > 0 {
+                    break asked;
+                }
+            }
             Ok(_) => {}
             Err(P2pError::Timeout(_)) => return Err(P2pError::NotRequested),
             Err(e) => return Err(e),
         }
+    };
+    ping_pong(conn, txs, deadline).await?;
+    // Everything asked for at once: the peer judged the parents before the child (served
+    // first, so kept as an orphan until they came), and asks nothing again.
+    if asked == txs.len() {
+        return Ok(());
     }
-    conn.send(&Message::Tx(tx.clone())).await?;
+    let mut until = after(linger).min(deadline);
+    loop {
+        match recv_until(conn, until, "lingering").await {
+            Ok(Message::GetData(items)) if serve(conn, txs, &items).await? > 0 => {
+                ping_pong(conn, txs, deadline).await?;
+                until = after(linger).min(deadline);
+            }
+            Ok(Message::Ping(n)) => conn.send(&Message::Pong(n)).await?,
+            Ok(_) => {}
+            Err(P2pError::Timeout(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sends the transactions of `txs` that `items` asks for, the last (the child) first;
+/// returns how many were asked for.
+async fn serve(
+    conn: &mut Connection,
+    txs: &[Transaction],
+    items: &[Inventory],
+) -> Result<usize, P2pError> {
+    let mut asked = 0;
+    for tx in txs.iter().rev() {
+        if items.iter().any(|i| i.names(tx)) {
+            conn.send(&Message::Tx(tx.clone())).await?;
+            asked += 1;
+        }
+    }
+    Ok(asked)
+}
+
+/// Sends a `ping` and waits for its `pong`, serving any `getdata` for `txs` meanwhile.
+async fn ping_pong(
+    conn: &mut Connection,
+    txs: &[Transaction],
+    deadline: Instant,
+) -> Result<(), P2pError> {
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(|e| P2pError::Protocol(format!("no randomness: {e}")))?;
     let nonce = u64::from_le_bytes(nonce);
     conn.send(&Message::Ping(nonce)).await?;
     loop {
-        if let Message::Pong(n) = recv_until(conn, deadline, "waiting for pong").await?
-            && n == nonce
-        {
-            return Ok(());
+        match recv_until(conn, deadline, "waiting for pong").await? {
+            Message::Pong(n) if n == nonce => return Ok(()),
+            Message::GetData(items) => {
+                serve(conn, txs, &items).await?;
+            }
+            _ => {}
         }
     }
 }

@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use crate::common::bitcoin_core::bitcoind_exe;
+use crate::common::devnet::{Key, first_output};
 use crate::common::p2p::Pair;
 use ferry::network::Network;
-use ferry::p2p::{BroadcastConfig, P2pReport, Transport, broadcast};
+use ferry::p2p::{BroadcastConfig, P2pReport, Transport, broadcast, broadcast_package};
 use ferry::tx::Transaction;
 use serde_json::json;
 
@@ -112,4 +113,123 @@ async fn broadcasts_to_core_over_v2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn falls_back_to_v1_with_a_v1_only_core() {
     matrix(&["-v2transport=0"], Transport::V1).await;
+}
+
+/// A package over the peer-to-peer network (Core's one-parent-one-child relay): a parent
+/// paying nothing, which no node takes alone, and its child paying for both. The parent
+/// alone is handed over and never seen; then the pair, handed to A only, is announced
+/// back by B (A relayed it as a package too), both mempools hold both, and A counts the
+/// parent as the child's ancestor. A had turned the parent down, so it asked for the child
+/// only, and for the parent again once the child was an orphan: the sender lingers for
+/// that. A second, fresh pair is asked for whole and goes without lingering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_carries_its_zero_fee_parent_over_the_network() {
+    let Some(exe) = bitcoind_exe("a_child_carries_its_zero_fee_parent_over_the_network") else {
+        return;
+    };
+    let pair = Pair::start(&exe, &[], 2).await;
+    let parent = pair.spend(0, 0);
+    // `Pair::spend` pays key 0x72.
+    let child = Key::new(0x72).pay_self(&[first_output(&parent)], 5_000);
+
+    let alone = send(&pair, &parent, false).await;
+    assert!(!alone.propagated && alone.handed_over(), "{alone:#?}");
+    assert!(!Pair::in_mempool(&pair.a, &parent.txid().to_string()).await);
+
+    let package = [parent.clone(), child.clone()];
+    let report = broadcast_package(&config(&pair, Duration::from_secs(15)), &package)
+        .await
+        .unwrap();
+    eprintln!(
+        "package: propagated={} in {} ms",
+        report.propagated, report.elapsed_ms
+    );
+    assert!(report.propagated, "{report:#?}");
+    assert_eq!(report.txid, child.txid(), "the report names the child");
+    for node in [&pair.a, &pair.b] {
+        for tx in &package {
+            let id = tx.txid().to_string();
+            crate::common::p2p::wait_for(10, "the pair in both mempools", async || {
+                Pair::in_mempool(node, &id).await
+            })
+            .await;
+        }
+    }
+    let entry = pair
+        .a
+        .rpc
+        .call("getmempoolentry", json!([child.txid().to_string()]))
+        .await;
+    assert_eq!(entry["ancestorcount"], 2, "{entry}");
+
+    // A pair no node has seen: A asks for both at once, gets the child first (an orphan)
+    // and then the parent, and takes them together without asking again.
+    let parent = pair.spend(1, 0);
+    let child = Key::new(0x72).pay_self(&[first_output(&parent)], 5_000);
+    let report = broadcast_package(
+        &config(&pair, Duration::from_secs(15)),
+        &[parent.clone(), child.clone()],
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "fresh package: propagated={} in {} ms",
+        report.propagated, report.elapsed_ms
+    );
+    assert!(report.propagated, "{report:#?}");
+    for tx in [&parent, &child] {
+        assert!(Pair::in_mempool(&pair.a, &tx.txid().to_string()).await);
+    }
+    pair.stop().await;
+}
+
+/// A friend's relay that broadcasts over the network (`--broadcast p2p`) takes a package
+/// (`POST /v1/package`) and puts it into the network whole: a zero-fee parent and its
+/// child reach A's and B's mempools though neither node nor the relay would take the parent
+/// alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_p2p_relay_puts_a_package_into_the_network() {
+    let Some(exe) = bitcoind_exe("a_p2p_relay_puts_a_package_into_the_network") else {
+        return;
+    };
+    let pair = Pair::start(&exe, &[], 1).await;
+    let mut config = crate::common::relay::test_config(ferry::relay::AuthMode::Open);
+    config.worker.p2p = Some(std::sync::Arc::new(self::config(
+        &pair,
+        Duration::from_secs(15),
+    )));
+    let dir = tempfile::tempdir().unwrap();
+    let backend = ferry::chain::open(&pair.a.backend_url()).unwrap();
+    let identity = ferry::identity::IdentityKey::generate().unwrap();
+    let relay = crate::common::relay::Relay::start_on(
+        dir.path(),
+        backend,
+        config,
+        identity,
+        Vec::new(),
+        false,
+    )
+    .await;
+    let parent = pair.spend(0, 0);
+    let child = Key::new(0x72).pay_self(&[first_output(&parent)], 5_000);
+    let body = json!({"txs": [parent.to_hex(), child.to_hex()]}).to_string();
+    let (status, v) = relay
+        .post(&reqwest::Client::new(), "/v1/package", body, None)
+        .await;
+    assert_eq!(status, 202, "{v}");
+    for node in [&pair.a, &pair.b] {
+        for tx in [&parent, &child] {
+            let id = tx.txid().to_string();
+            crate::common::p2p::wait_for(30, "the package in both mempools", async || {
+                Pair::in_mempool(node, &id).await
+            })
+            .await;
+        }
+    }
+    let st = relay
+        .status(&reqwest::Client::new(), &child.txid().to_string())
+        .await;
+    assert_eq!(st["status"], "broadcast", "{st}");
+    relay.stop().await;
+    pair.stop().await;
 }

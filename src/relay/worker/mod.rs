@@ -218,7 +218,7 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
         }
     };
     let result = match &cfg.p2p {
-        Some(p2p) => broadcast_p2p(state, p2p, &tx).await,
+        Some(p2p) => broadcast_p2p(state, p2p, std::slice::from_ref(&tx)).await,
         None => state.backend.broadcast(&tx).await,
     };
     let ok = |txid: String| Attempt {
@@ -305,19 +305,23 @@ async fn judge_rejection(
     a
 }
 
-/// Broadcasts over the peer-to-peer network. Success is an observer announcing it back,
-/// or the backend's node having it; anything else is retried (no peer says why it drops a
+/// Broadcasts over the peer-to-peer network (a package: all of it, child first). Success
+/// is an observer announcing it (the child) back, or the backend's node having it; anything else is retried (no peer says why it drops a
 /// transaction, so nothing here is definitive).
 async fn broadcast_p2p(
     state: &AppState,
     config: &BroadcastConfig,
-    tx: &Transaction,
+    txs: &[Transaction],
 ) -> Result<Txid, ChainError> {
     let unseen = |reason: String| ChainError::Unreachable {
         url: "p2p".into(),
         reason,
     };
-    let report = crate::p2p::broadcast(config, tx)
+    // One transaction, or a package whose child stands for it.
+    let Some(tx) = txs.last() else {
+        return Err(unseen("nothing to broadcast".into()));
+    };
+    let report = crate::p2p::broadcast_package(config, txs)
         .await
         .map_err(|e| unseen(e.to_string()))?;
     if report.propagated {

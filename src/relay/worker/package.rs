@@ -2,8 +2,8 @@
 //! `submitpackage`, Esplora's `POST /txs/package`) whenever one of them is queued or has
 //! dropped out of the backend's mempool, so a child keeps paying for a parent the backend
 //! would not take alone; in between, each member is watched like a single transaction.
-//! With `--broadcast p2p` packages still go to the backend: the peer-to-peer network takes
-//! one transaction at a time, and a parent below the floor would be dropped.
+//! With `--broadcast p2p` a package goes into the peer-to-peer network whole, the child
+//! first, so peers judge the pair together (Core's one-parent-one-child relay).
 
 use std::sync::atomic::Ordering;
 
@@ -98,6 +98,28 @@ async fn send(state: &AppState, members: &[Record], now: i64) {
         .metrics
         .broadcast_attempts
         .fetch_add(1, Ordering::Relaxed);
+    if let Some(p2p) = &cfg.p2p {
+        // Into the network: peers take the child as an orphan and judge the pair together.
+        let result = super::broadcast_p2p(state, p2p, &txs).await;
+        for rec in members {
+            let a = match &result {
+                Ok(_) => Attempt {
+                    status: Status::Broadcast,
+                    broadcast: true,
+                    error: None,
+                    backend_txid: Some(rec.txid.to_string()),
+                    next_attempt_at: now + ms(cfg.confirm_poll),
+                },
+                Err(e) => {
+                    let mut a = retry(rec, now, cfg, rec.status, &e.to_string());
+                    a.broadcast = true;
+                    a
+                }
+            };
+            record(state, rec, a).await;
+        }
+        return;
+    }
     let outcome = match state.backend.submit_package(&txs).await {
         Ok(Some(outcome)) => outcome,
         Ok(None) => {
