@@ -188,7 +188,24 @@ pub async fn broadcast_package(
         }
     }
 
-    let peers = send_all(config, &txs).await;
+    // Senders run while observers listen: the first announcement also ends any sender
+    // still lingering for a package's parent.
+    let (heard_tx, heard) = tokio::sync::watch::channel(false);
+    let send = send_all(config, &txs, &heard);
+    tokio::pin!(send);
+    let peers = loop {
+        tokio::select! {
+            peers = &mut send => break peers,
+            event = events.recv() => match event {
+                Some(ObserverEvent::Seen(peer)) => {
+                    seen_by.push(peer);
+                    let _ = heard_tx.send(true);
+                }
+                Some(ObserverEvent::Ready(_)) => {}
+                None => break (&mut send).await,
+            },
+        }
+    };
     let handed = peers.iter().any(|p| p.handed_over);
     // Without a hand-over there is nothing to wait for.
     let deadline = if handed && ready > 0 {
@@ -235,14 +252,23 @@ pub async fn broadcast_package(
 /// candidate when one fails — but starting none after twice the connection timeout, so
 /// a long list of dead peers cannot stretch the broadcast without bound (each connection
 /// is bounded by itself: a v2 try and a v1 retry, each within the timeout).
-async fn send_all(config: &BroadcastConfig, txs: &Arc<[Transaction]>) -> Vec<PeerOutcome> {
+async fn send_all(
+    config: &BroadcastConfig,
+    txs: &Arc<[Transaction]>,
+    heard: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<PeerOutcome> {
     let last_start = after(config.connection_timeout * 2);
     let mut candidates = config.peers.iter();
     let mut running = JoinSet::new();
     let mut outcomes = Vec::new();
     let mut handed = 0;
     for peer in candidates.by_ref().take(config.senders) {
-        running.spawn(send_one(config.clone(), peer.clone(), Arc::clone(txs)));
+        running.spawn(send_one(
+            config.clone(),
+            peer.clone(),
+            Arc::clone(txs),
+            heard.clone(),
+        ));
     }
     while let Some(done) = running.join_next().await {
         let outcome = match done {
@@ -260,7 +286,12 @@ async fn send_all(config: &BroadcastConfig, txs: &Arc<[Transaction]>) -> Vec<Pee
             && Instant::now() < last_start
             && let Some(next) = candidates.next()
         {
-            running.spawn(send_one(config.clone(), next.clone(), Arc::clone(txs)));
+            running.spawn(send_one(
+                config.clone(),
+                next.clone(),
+                Arc::clone(txs),
+                heard.clone(),
+            ));
         }
         outcomes.push(outcome);
     }
@@ -268,7 +299,12 @@ async fn send_all(config: &BroadcastConfig, txs: &Arc<[Transaction]>) -> Vec<Pee
     outcomes
 }
 
-async fn send_one(config: BroadcastConfig, peer: String, txs: Arc<[Transaction]>) -> PeerOutcome {
+async fn send_one(
+    config: BroadcastConfig,
+    peer: String,
+    txs: Arc<[Transaction]>,
+    mut heard: tokio::sync::watch::Receiver<bool>,
+) -> PeerOutcome {
     let deadline = after(config.connection_timeout);
     let failed = |transport, e: P2pError| PeerOutcome {
         peer: peer.clone(),
@@ -283,7 +319,8 @@ async fn send_one(config: BroadcastConfig, peer: String, txs: Arc<[Transaction]>
     let transport = conn.transport();
     let result = async {
         let info = handshake(&mut conn, false, deadline).await?;
-        hand_over(&mut conn, &info, &txs, config.package_linger, deadline).await
+        let linger = config.package_linger;
+        hand_over(&mut conn, &info, &txs, linger, &mut heard, deadline).await
     }
     .await;
     conn.close().await;

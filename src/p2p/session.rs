@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::error::P2pError;
@@ -100,7 +101,7 @@ pub async fn handshake(
 /// together (Bitcoin Core's one-parent-one-child package relay). A node that orphaned the
 /// child asks for its parent again after its request delay, so when the peer did not ask
 /// for every transaction at once the connection stays open `linger` after the `pong`,
-/// serving what is asked.
+/// serving what is asked — or until `heard` turns true (an observer heard the child).
 ///
 /// # Errors
 /// [`P2pError::NoRelay`] for a peer that said it does not relay transactions,
@@ -111,6 +112,7 @@ pub async fn hand_over(
     peer: &PeerInfo,
     txs: &[Transaction],
     linger: Duration,
+    heard: &mut watch::Receiver<bool>,
     deadline: Instant,
 ) -> Result<(), P2pError> {
     if !peer.version.relay {
@@ -146,7 +148,12 @@ pub async fn hand_over(
     }
     let mut until = after(linger).min(deadline);
     loop {
-        match recv_until(conn, until, "lingering").await {
+        let received = tokio::select! {
+            r = recv_until(conn, until, "lingering") => r,
+            // An observer heard the child: the network has the package, nobody will ask.
+            _ = heard.wait_for(|h| *h) => return Ok(()),
+        };
+        match received {
             Ok(Message::GetData(items)) if serve(conn, txs, &items).await? > 0 => {
                 ping_pong(conn, txs, deadline).await?;
                 until = after(linger).min(deadline);
