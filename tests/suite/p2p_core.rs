@@ -226,10 +226,12 @@ async fn a_p2p_relay_puts_a_package_into_the_network() {
             .await;
         }
     }
-    let st = relay
-        .status(&reqwest::Client::new(), &child.txid().to_string())
-        .await;
-    assert_eq!(st["status"], "broadcast", "{st}");
+    // The worker records its attempt once the broadcast has ended (its observers stopped).
+    let id = child.txid().to_string();
+    crate::common::p2p::wait_for(20, "the relay reporting broadcast", async || {
+        relay.status(&reqwest::Client::new(), &id).await["status"] == "broadcast"
+    })
+    .await;
     relay.stop().await;
     pair.stop().await;
 }

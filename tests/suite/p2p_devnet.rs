@@ -3,7 +3,7 @@
 //! mempool and announces it to a second connection, the observer — over BIP-0324 v2 and v1.
 
 use crate::common::bitcoin_core::story::Wallets;
-use crate::common::p2p::start_devnet;
+use crate::common::p2p::{DevnetProc, start_devnet};
 use ferry::script::AddressType;
 use serde_json::{Value, json};
 
@@ -19,6 +19,27 @@ async fn post(url: String, body: Value) -> Value {
         .unwrap()
 }
 
+/// Pays `address` from the devnet's faucet and mines the payment.
+async fn fund(devnet: &DevnetProc, address: &str, amount_sat: u64) {
+    post(
+        format!("{}/devnet/faucet", devnet.http),
+        json!({"address": address, "amount_sat": amount_sat}),
+    )
+    .await;
+    post(format!("{}/devnet/mine", devnet.http), json!({"blocks": 1})).await;
+}
+
+/// The txids in the devnet's mempool.
+async fn mempool(devnet: &DevnetProc) -> Vec<Value> {
+    let pool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    pool.as_array().unwrap().clone()
+}
+
 async fn pays_over_p2p(v1: bool) {
     let devnet = start_devnet(None);
     let w = Wallets::new(&format!("{}/api", devnet.http));
@@ -27,12 +48,7 @@ async fn pays_over_p2p(v1: bool) {
     let addr = tokio::task::spawn_blocking(move || w2.address("alice"))
         .await
         .unwrap();
-    post(
-        format!("{}/devnet/faucet", devnet.http),
-        json!({"address": addr, "amount_sat": 200_000}),
-    )
-    .await;
-    post(format!("{}/devnet/mine", devnet.http), json!({"blocks": 1})).await;
+    fund(&devnet, &addr, 200_000).await;
     let p2p = devnet.p2p.clone();
     let w2 = w.clone();
     let sent = tokio::task::spawn_blocking(move || {
@@ -51,16 +67,8 @@ async fn pays_over_p2p(v1: bool) {
     assert_eq!(report["peers"][0]["transport"], transport);
     assert_eq!(report["observers"][0]["transport"], transport);
     assert_eq!(report["peers"][0]["handed_over"], true);
-    let mempool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        mempool.as_array().unwrap().contains(&sent["txid"]),
-        "{mempool}"
-    );
+    let pool = mempool(&devnet).await;
+    assert!(pool.contains(&sent["txid"]), "{pool:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,12 +96,7 @@ async fn bump_and_cpfp_over_p2p() {
         tokio::task::spawn_blocking(move || (w2.address("alice"), w2.address("bob")))
             .await
             .unwrap();
-    post(
-        format!("{}/devnet/faucet", devnet.http),
-        json!({"address": alice, "amount_sat": 500_000}),
-    )
-    .await;
-    post(format!("{}/devnet/mine", devnet.http), json!({"blocks": 1})).await;
+    fund(&devnet, &alice, 500_000).await;
     let (p2p, w2) = (devnet.p2p.clone(), w.clone());
     let (child, paid) = tokio::task::spawn_blocking(move || {
         let paid = w2.send("alice", &bob, 100_000, &["--fee-rate", "1"]);
@@ -111,16 +114,10 @@ async fn bump_and_cpfp_over_p2p() {
         child["p2p"]["txid"], child["txid"],
         "the report names the child"
     );
-    let mempool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pool = mempool.as_array().unwrap();
+    let pool = mempool(&devnet).await;
     assert!(
         pool.contains(&paid["txid"]) && pool.contains(&child["txid"]),
-        "{mempool}"
+        "{pool:?}"
     );
     let (p2p, w2, txid) = (
         devnet.p2p.clone(),
@@ -139,16 +136,10 @@ async fn bump_and_cpfp_over_p2p() {
     // rule 3), which 30 sat/vB on the parent alone does, so the network takes it.
     let replacement = replacement.expect_code(0).json();
     assert_eq!(replacement["p2p"]["propagated"], true, "{replacement}");
-    let mempool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pool = mempool.as_array().unwrap();
-    assert!(pool.contains(&replacement["txid"]), "{mempool}");
+    let pool = mempool(&devnet).await;
+    assert!(pool.contains(&replacement["txid"]), "{pool:?}");
     assert!(
         !pool.contains(&paid["txid"]) && !pool.contains(&child["txid"]),
-        "the replaced payment and its child are gone: {mempool}"
+        "the replaced payment and its child are gone: {pool:?}"
     );
 }
