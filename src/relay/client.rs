@@ -165,7 +165,22 @@ pub async fn submit_package(
     let base = url.trim_end_matches('/');
     let hex: Vec<String> = txs.iter().map(Transaction::to_hex).collect();
     let body = serde_json::json!({ "txs": hex }).to_string();
-    let a: Answer = post_signed(http, base, "/v1/package", body, identity).await?;
+    let a: Answer = post_signed(http, base, "/v1/package", body, identity)
+        .await
+        .map_err(|e| match e {
+            // No such route: a relay from before packages (or not a relay at all).
+            RelayClientError::Refused {
+                url, status: 404, ..
+            } => RelayClientError::Refused {
+                url,
+                status: 404,
+                code: "not_found".into(),
+                message: "this relay does not take packages (POST /v1/package): it may run \
+                          an older ferry"
+                    .into(),
+            },
+            other => other,
+        })?;
     if a.txs.len() != txs.len() {
         return Err(RelayClientError::Protocol {
             url: base.to_owned(),

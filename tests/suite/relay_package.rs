@@ -156,6 +156,17 @@ async fn a_relay_takes_a_package_on_the_devnet() {
         .fund(&key, KeyType::P2wpkh, &[100_000, 100_000, 100_000])
         .await;
     let relay = Relay::open(dir.path(), &node.base).await;
+    // A server without packages (here the devnet itself) is named as such.
+    let err = submit_package(
+        &http_client(None).unwrap(),
+        &node.base,
+        &pair(&key, &coins[0], 3_000),
+        &IdentityKey::generate().unwrap(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("does not take packages"), "{err}");
     let rpc = Rpc::devnet(&node.base);
     package_story(&rpc, &relay, &key, &coins, &node.faucet_address()).await;
     relay.stop().await;
@@ -223,9 +234,10 @@ async fn a_package_accepted_while_the_backend_is_down_survives_a_kill() {
     let (status, v) = relay.post(&http, "/v1/package", body, None).await;
     assert_eq!(status, 202, "{v}");
     assert_eq!(v["txs"][0]["status"], "queued", "{v}");
-    // The worker tries and fails while the backend is down.
-    wait_until(10, "a failed attempt", || async {
-        relay.state.metrics.broadcast_errors.load(Ordering::Relaxed) > 0
+    // The worker tries and fails while the backend is down, and records it.
+    let child = package[1].txid().to_string();
+    wait_until(10, "a failed attempt recorded", || async {
+        relay.status(&http, &child).await["attempts"].as_u64() >= Some(1)
     })
     .await;
     relay.kill().await;
