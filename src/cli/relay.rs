@@ -131,10 +131,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: RelayCommand) -> Result<(), CliError> {
                 &serde_json::to_value(&st).map_err(CliError::internal)?,
                 |_| {
                     format!(
-                        "{}: {} ({} attempts){}",
+                        "{}: {} ({} attempts){}{}",
                         st.txid,
                         st.status,
                         st.attempts,
+                        st.package
+                            .as_deref()
+                            .map(|c| format!("; in the package of child {c}"))
+                            .unwrap_or_default(),
                         st.last_error
                             .as_deref()
                             .map(|e| format!("; last error: {e}"))

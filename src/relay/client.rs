@@ -36,6 +36,9 @@ pub struct RelayTxStatus {
     /// The backend's txid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_txid: Option<String>,
+    /// For a member of a package: the package's child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// Why a relay request failed.

@@ -86,9 +86,14 @@ async fn cpfp_story(rpc: &Rpc, backend: &str, submitted: &str, via: Option<&Rela
             ids.iter().all(|t| pool.contains(t))
         })
         .await;
-        // The parent Alice sent through Bob's relay joined the package.
+        // The parent Alice sent through Bob's relay joined the package, as Alice's
+        // `relay status` shows.
         let st = relay.status(&reqwest::Client::new(), &parent_txid).await;
         assert_eq!(st["package"], child_txid.as_str(), "{st}");
+        let (w2, p) = (w.clone(), parent_txid.clone());
+        let shown =
+            blocking(move || w2.ok(&["--json", "relay", "status", &p, "--via", "bob"])).await;
+        assert_eq!(shown["package"], child_txid.as_str(), "{shown}");
     }
     let reported = child["package_fee_rate"].as_f64().unwrap();
     assert!(reported >= 10.0, "{child}");
