@@ -257,8 +257,12 @@ async fn a_package_accepted_while_the_backend_is_down_survives_a_kill() {
         in_mempool(&rpc, &package)
     })
     .await;
-    let st = relay.status(&http, &package[1].txid().to_string()).await;
-    assert_eq!(st["status"], "broadcast", "{st}");
+    // The worker records the attempt after the devnet took the package.
+    wait_until(10, "the relay reporting broadcast", || async {
+        relay.status(&http, &child).await["status"] == "broadcast"
+    })
+    .await;
+    let st = relay.status(&http, &child).await;
     assert!(st["attempts"].as_u64().unwrap() >= 2, "{st}");
     relay.stop().await;
     node.stop().await;

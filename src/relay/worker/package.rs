@@ -30,7 +30,10 @@ pub(super) async fn step(state: &AppState, package: Txid) {
         .filter(|r| matches!(r.status, Status::Queued | Status::Broadcast))
         .filter(|r| state.claims.contains(&r.txid))
         .collect();
-    let mut resend = pending.iter().any(|r| r.status == Status::Queued);
+    // A queued member whose backoff has not run out waits, as a single transaction does.
+    let mut resend = pending
+        .iter()
+        .any(|r| r.status == Status::Queued && r.next_attempt_at <= now);
     // The child first: once it is mined, so are its parents, which a Core backend without
     // -txindex could not tell for a parent whose outputs are all spent.
     let due = |r: &Record| r.status == Status::Broadcast && r.next_attempt_at <= now;
