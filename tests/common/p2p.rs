@@ -121,12 +121,72 @@ impl Pair {
     }
 }
 
+/// A well-formed segwit transaction spending a made-up coin: nobody's mempool takes it,
+/// but every decoder does (what the tests of options and hostile peers hand over).
+pub fn sample_tx() -> Transaction {
+    let mut input = ferry::tx::TxIn::new(
+        OutPoint {
+            txid: ferry::tx::Txid::from_byte_array([3; 32]),
+            vout: 0,
+        },
+        ferry::tx::TxIn::SEQUENCE_RBF,
+    );
+    input.witness = ferry::tx::Witness::from_items(vec![vec![0x30; 71], vec![0x02; 33]]);
+    Transaction {
+        version: 2,
+        lock_time: 0,
+        input: vec![input],
+        output: vec![TxOut {
+            value: Amount::from_sat(10_000),
+            script_pubkey: ferry::script::ScriptBuf::new_p2wpkh(&[5; 20]),
+        }],
+    }
+}
+
 /// `ferry devnet` on ephemeral ports; killed when dropped.
 pub struct DevnetProc {
     child: Child,
     pub http: String,
     pub p2p: String,
     _dir: tempfile::TempDir,
+}
+
+impl DevnetProc {
+    /// GETs `path` from the devnet's HTTP API as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.http))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post_json(&self, path: &str, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.http))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Pays `address` from the faucet and mines it; returns the payment's txid.
+    pub async fn fund(&self, address: &str, amount_sat: u64) -> String {
+        let body = json!({"address": address, "amount_sat": amount_sat});
+        let paid = self.post_json("/devnet/faucet", body).await;
+        self.post_json("/devnet/mine", json!({"blocks": 1})).await;
+        paid["txid"].as_str().unwrap().to_owned()
+    }
+
+    /// The txids in the devnet's mempool.
+    pub async fn mempool(&self) -> Vec<Value> {
+        let pool = self.get_json("/api/mempool/txids").await;
+        pool.as_array().unwrap().clone()
+    }
 }
 
 impl Drop for DevnetProc {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::common::bitcoin_core::bitcoind_exe;
 use crate::common::bitcoin_core::story::Wallets;
 use crate::common::cli::Ferry;
-use crate::common::p2p::Pair;
+use crate::common::p2p::{Pair, sample_tx};
 use ferry::script::AddressType;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -77,27 +77,7 @@ async fn bad_p2p_input_is_a_user_error() {
         (&["--p2p-network", "regtest"], "regtest has no seeds"),
     ];
     // A valid transaction, so the errors are about the p2p options.
-    let tx = {
-        use ferry::script::ScriptBuf;
-        use ferry::tx::{OutPoint, Transaction, TxIn, TxOut, Txid};
-        use ferry::units::Amount;
-        Transaction {
-            version: 2,
-            lock_time: 0,
-            input: vec![TxIn::new(
-                OutPoint {
-                    txid: Txid::from_byte_array([1; 32]),
-                    vout: 0,
-                },
-                0xffff_fffd,
-            )],
-            output: vec![TxOut {
-                value: Amount::from_sat(1_000),
-                script_pubkey: ScriptBuf::new_p2wpkh(&[2; 20]),
-            }],
-        }
-        .to_hex()
-    };
+    let tx = sample_tx().to_hex();
     assert_ne!(tx, hex);
     for (extra, says) in cases {
         let mut args: Vec<String> = ["--json", "broadcast", &tx, "--p2p"]
@@ -116,27 +96,7 @@ async fn bad_p2p_input_is_a_user_error() {
 
 #[tokio::test]
 async fn no_reachable_peer_is_exit_2_with_the_report() {
-    let hex = {
-        use ferry::script::ScriptBuf;
-        use ferry::tx::{OutPoint, Transaction, TxIn, TxOut, Txid};
-        use ferry::units::Amount;
-        Transaction {
-            version: 2,
-            lock_time: 0,
-            input: vec![TxIn::new(
-                OutPoint {
-                    txid: Txid::from_byte_array([1; 32]),
-                    vout: 0,
-                },
-                0xffff_fffd,
-            )],
-            output: vec![TxOut {
-                value: Amount::from_sat(1_000),
-                script_pubkey: ScriptBuf::new_p2wpkh(&[2; 20]),
-            }],
-        }
-        .to_hex()
-    };
+    let hex = sample_tx().to_hex();
     let (peer, observer) = (free_addr(), free_addr());
     let run = ferry(p2p_args(&hex, &peer, &observer, 1))
         .await

@@ -3,42 +3,8 @@
 //! mempool and announces it to a second connection, the observer — over BIP-0324 v2 and v1.
 
 use crate::common::bitcoin_core::story::Wallets;
-use crate::common::p2p::{DevnetProc, start_devnet};
+use crate::common::p2p::start_devnet;
 use ferry::script::AddressType;
-use serde_json::{Value, json};
-
-async fn post(url: String, body: Value) -> Value {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Pays `address` from the devnet's faucet and mines the payment.
-async fn fund(devnet: &DevnetProc, address: &str, amount_sat: u64) {
-    post(
-        format!("{}/devnet/faucet", devnet.http),
-        json!({"address": address, "amount_sat": amount_sat}),
-    )
-    .await;
-    post(format!("{}/devnet/mine", devnet.http), json!({"blocks": 1})).await;
-}
-
-/// The txids in the devnet's mempool.
-async fn mempool(devnet: &DevnetProc) -> Vec<Value> {
-    let pool: Value = reqwest::get(format!("{}/api/mempool/txids", devnet.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    pool.as_array().unwrap().clone()
-}
 
 async fn pays_over_p2p(v1: bool) {
     let devnet = start_devnet(None);
@@ -48,7 +14,7 @@ async fn pays_over_p2p(v1: bool) {
     let addr = tokio::task::spawn_blocking(move || w2.address("alice"))
         .await
         .unwrap();
-    fund(&devnet, &addr, 200_000).await;
+    devnet.fund(&addr, 200_000).await;
     let p2p = devnet.p2p.clone();
     let w2 = w.clone();
     let sent = tokio::task::spawn_blocking(move || {
@@ -67,7 +33,7 @@ async fn pays_over_p2p(v1: bool) {
     assert_eq!(report["peers"][0]["transport"], transport);
     assert_eq!(report["observers"][0]["transport"], transport);
     assert_eq!(report["peers"][0]["handed_over"], true);
-    let pool = mempool(&devnet).await;
+    let pool = devnet.mempool().await;
     assert!(pool.contains(&sent["txid"]), "{pool:?}");
 }
 
@@ -96,7 +62,7 @@ async fn bump_and_cpfp_over_p2p() {
         tokio::task::spawn_blocking(move || (w2.address("alice"), w2.address("bob")))
             .await
             .unwrap();
-    fund(&devnet, &alice, 500_000).await;
+    devnet.fund(&alice, 500_000).await;
     let (p2p, w2) = (devnet.p2p.clone(), w.clone());
     let (child, paid) = tokio::task::spawn_blocking(move || {
         let paid = w2.send("alice", &bob, 100_000, &["--fee-rate", "1"]);
@@ -114,7 +80,7 @@ async fn bump_and_cpfp_over_p2p() {
         child["p2p"]["txid"], child["txid"],
         "the report names the child"
     );
-    let pool = mempool(&devnet).await;
+    let pool = devnet.mempool().await;
     assert!(
         pool.contains(&paid["txid"]) && pool.contains(&child["txid"]),
         "{pool:?}"
@@ -136,7 +102,7 @@ async fn bump_and_cpfp_over_p2p() {
     // rule 3), which 30 sat/vB on the parent alone does, so the network takes it.
     let replacement = replacement.expect_code(0).json();
     assert_eq!(replacement["p2p"]["propagated"], true, "{replacement}");
-    let pool = mempool(&devnet).await;
+    let pool = devnet.mempool().await;
     assert!(pool.contains(&replacement["txid"]), "{pool:?}");
     assert!(
         !pool.contains(&paid["txid"]) && !pool.contains(&child["txid"]),

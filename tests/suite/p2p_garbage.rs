@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::p2p::sample_tx;
 use ferry::network::Network;
 use ferry::p2p::message::{Message, VersionMessage};
 use ferry::p2p::wire::{HEADER_LEN, MAX_PAYLOAD, encode_frame};
 use ferry::p2p::{BroadcastConfig, P2pReport, Transport, broadcast};
-use ferry::script::ScriptBuf;
-use ferry::tx::{OutPoint, Transaction, TxIn, TxOut, Txid, Witness};
-use ferry::units::Amount;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -96,31 +94,11 @@ async fn answer(mut s: TcpStream, garbage: Garbage) {
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
-fn a_tx() -> Transaction {
-    let mut input = TxIn::new(
-        OutPoint {
-            txid: Txid::from_byte_array([3; 32]),
-            vout: 0,
-        },
-        TxIn::SEQUENCE_RBF,
-    );
-    input.witness = Witness::from_items(vec![vec![0x30; 71], vec![0x02; 33]]);
-    Transaction {
-        version: 2,
-        lock_time: 0,
-        input: vec![input],
-        output: vec![TxOut {
-            value: Amount::from_sat(10_000),
-            script_pubkey: ScriptBuf::new_p2wpkh(&[5; 20]),
-        }],
-    }
-}
-
 async fn run(addr: &str, timeout: Duration) -> (P2pReport, Duration) {
     let mut c = BroadcastConfig::new(Network::Regtest, vec![addr.to_owned()], Vec::new());
     c.connection_timeout = timeout;
     let start = Instant::now();
-    let report = broadcast(&c, &a_tx()).await.unwrap();
+    let report = broadcast(&c, &sample_tx()).await.unwrap();
     (report, start.elapsed())
 }
 
@@ -199,7 +177,7 @@ async fn an_unreachable_observer_is_reported_once_and_nothing_is_claimed() {
         .to_string();
     let mut c = BroadcastConfig::new(Network::Regtest, vec![addr], vec![dead.clone()]);
     c.connection_timeout = Duration::from_secs(1);
-    let report = broadcast(&c, &a_tx()).await.unwrap();
+    let report = broadcast(&c, &sample_tx()).await.unwrap();
     assert_eq!(report.observers.len(), 1, "{report:#?}");
     assert_eq!(report.observers[0].peer, dead);
     assert!(report.observers[0].error.is_some());

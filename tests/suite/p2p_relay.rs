@@ -15,36 +15,14 @@ use ferry::p2p::BroadcastConfig;
 use ferry::relay::AuthMode;
 use ferry::tx::{OutPoint, Transaction, TxOut};
 use ferry::units::Amount;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A confirmed coin for `Key::new(seed)` on the devnet, and a signed spend of it.
 async fn funded_spend(devnet: &DevnetProc, seed: u8) -> Transaction {
-    let http = reqwest::Client::new();
     let key = Key::new(seed);
     let script = key.script(KeyType::P2wpkh);
-    let funded: Value = http
-        .post(format!("{}/devnet/faucet", devnet.http))
-        .json(&json!({"address": key.address(KeyType::P2wpkh), "amount_sat": 100_000}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let txid = funded["txid"].as_str().unwrap().to_owned();
-    http.post(format!("{}/devnet/mine", devnet.http))
-        .json(&json!({"blocks": 1}))
-        .send()
-        .await
-        .unwrap();
-    let funding: Value = http
-        .get(format!("{}/api/tx/{txid}", devnet.http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let txid = devnet.fund(&key.address(KeyType::P2wpkh), 100_000).await;
+    let funding = devnet.get_json(&format!("/api/tx/{txid}")).await;
     let vout = funding["vout"]
         .as_array()
         .unwrap()
@@ -98,15 +76,7 @@ async fn relay_delivers_its_queue_over_p2p() {
         relay.status(&http, &id).await["status"] == "broadcast"
     })
     .await;
-    let mempool: Value = http
-        .get(format!("{}/api/mempool/txids", devnet.http))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(mempool.as_array().unwrap().contains(&json!(id)));
+    assert!(devnet.mempool().await.contains(&json!(id)));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains(&format!("p2p: accepted {id}")),
