@@ -118,6 +118,20 @@ impl Friends {
     }
 
     /// Runs `ferry ARGS` as `who` against the devnet, with the wallets' password.
+    /// Alice adds Bob's relay as friend `bob`, its key pinned.
+    pub async fn alice_adds_bob(&self) {
+        let args = [
+            "friends",
+            "add",
+            "bob",
+            "--url",
+            &self.relay_url,
+            "--key",
+            &self.bob_key,
+        ];
+        self.ferry(&self.alice, &args).await.expect_code(0);
+    }
+
     pub async fn ferry(&self, who: &Ferry, args: &[&str]) -> Run {
         ferry(who, &self.backend, args).await
     }

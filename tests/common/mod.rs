@@ -10,3 +10,17 @@ pub mod diff;
 pub mod friends;
 pub mod p2p;
 pub mod relay;
+
+/// A JSON object's keys, sorted (for comparing a shape with the documented one).
+pub fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+/// `names`, sorted, to compare with [`keys`].
+pub fn sorted(names: &[&str]) -> Vec<String> {
+    let mut k: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+    k.sort();
+    k
+}

@@ -12,20 +12,7 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alice_pays_through_bobs_relay() {
     let mut f = Friends::start().await;
-    f.ferry(
-        &f.alice,
-        &[
-            "friends",
-            "add",
-            "bob",
-            "--url",
-            &f.relay_url,
-            "--key",
-            &f.bob_key,
-        ],
-    )
-    .await
-    .expect_code(0);
+    f.alice_adds_bob().await;
 
     let sent = f
         .ferry(

@@ -1,28 +1,16 @@
 //! Issue 15: the devnet as a real Esplora — the block routes, raw transactions and merkle
 //! proofs, through real HTTP on an ephemeral 127.0.0.1 port (`/mempool/recent` and
-//! `POST /txs/package` are in tests/devnet_packages.rs): field names and JSON types as
+//! `POST /txs/package` are in tests/suite/devnet_packages.rs): field names and JSON types as
 //! Esplora's API.md and electrs give them, 400 for malformed and 404 for unknown ids, and
 //! every merkle proof checked against the block's merkle root computed here, from the
 //! block's own bytes.
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 use crate::common::devnet::{Key, KeyType, Node};
+use crate::common::{keys, sorted};
 use ferry::devnet::block::{Block, REGTEST_GENESIS_HASH};
 use ferry::hashes::sha256d;
 use ferry::tx::Transaction;
-use serde_json::Value;
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-    k.sort();
-    k
-}
-
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut k: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
-    k.sort();
-    k
-}
 
 async fn get(node: &Node, path: &str) -> (u16, Vec<u8>, String) {
     let r = reqwest::get(format!("{}{path}", node.base)).await.unwrap();

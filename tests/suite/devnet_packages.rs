@@ -6,21 +6,10 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 use crate::common::devnet::{Key, KeyType, Node};
+use crate::common::{keys, sorted};
 use ferry::tx::{OutPoint, Transaction, TxOut};
 use ferry::units::Amount;
 use serde_json::Value;
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-    k.sort();
-    k
-}
-
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut k: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
-    k.sort();
-    k
-}
 
 async fn post(node: &Node, path: &str, body: String) -> (u16, String) {
     let r = reqwest::Client::new()

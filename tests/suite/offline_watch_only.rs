@@ -15,20 +15,7 @@ const DEAD: &str = "http://127.0.0.1:9/api";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_only_makes_offline_signs_a_friend_relays() {
     let f = Friends::start().await;
-    f.ferry(
-        &f.alice,
-        &[
-            "friends",
-            "add",
-            "bob",
-            "--url",
-            &f.relay_url,
-            "--key",
-            &f.bob_key,
-        ],
-    )
-    .await
-    .expect_code(0);
+    f.alice_adds_bob().await;
     // Alice's descriptors, as `ferry export descriptors` prints them.
     let d = f
         .ferry(&f.alice, &["--json", "export", "descriptors"])
