@@ -103,7 +103,21 @@ pub async fn plan(
     Ok(Some(config))
 }
 
-/// [`plan`] for a wallet's transaction: `--p2p-network` must be the wallet's network.
+/// Refuses a `--p2p-network` that is not the wallet's network.
+///
+/// # Errors
+/// `wrong_network`.
+pub fn check_network(args: &P2pArgs, network: Network) -> Result<(), CliError> {
+    match args.p2p_network {
+        Some(n) if n != network => Err(CliError::new(
+            Code::WrongNetwork,
+            format!("--p2p-network differs from the wallet's network, {network}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`plan`] for a wallet's transaction, after [`check_network`].
 ///
 /// # Errors
 /// `wrong_network`, or [`plan`]'s.
@@ -112,12 +126,7 @@ pub async fn plan_for(
     args: &P2pArgs,
     network: Network,
 ) -> Result<Option<BroadcastConfig>, CliError> {
-    if args.p2p_network.is_some_and(|n| n != network) {
-        return Err(CliError::new(
-            Code::WrongNetwork,
-            format!("--p2p-network differs from the wallet's network, {network}"),
-        ));
-    }
+    check_network(args, network)?;
     plan(ctx.proxy.as_deref(), args, network).await
 }
 

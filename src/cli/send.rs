@@ -300,17 +300,12 @@ pub async fn send(ctx: &Ctx, args: SendArgs) -> Result<(), CliError> {
         ));
     }
     args.handoff.check()?;
-    if args.p2p.p2p_network.is_some_and(|n| n != network) {
-        return Err(CliError::new(
-            Code::WrongNetwork,
-            format!("--p2p-network differs from the wallet's network, {network}"),
-        ));
-    }
     // Nothing is looked up or contacted for a transaction that will not be broadcast.
     let p2p = if args.no_broadcast {
+        super::p2p::check_network(&args.p2p, network)?;
         None
     } else {
-        super::p2p::plan(ctx.proxy.as_deref(), &args.p2p, network).await?
+        super::p2p::plan_for(ctx, &args.p2p, network).await?
     };
     let backend = ctx.backend(network)?;
     // With --p2p, the network is the broadcast: the backend only builds and checks.

@@ -19,7 +19,7 @@ use super::error::AppError;
 use super::queue::{Record, Status};
 use super::state::AppState;
 use super::submit::{InFlight, check_network, claim_err, judge_conflicts, mark_replaced};
-use super::validate::{Refusal, decode, fee, spent_outputs, verify_scripts};
+use super::validate::{Refusal, decode, fee, spent_output, verify_scripts};
 use crate::tx::package::{
     MAX_PACKAGE_COUNT, MAX_PACKAGE_WEIGHT, check_well_formed, is_child_with_parents_tree,
 };
@@ -204,38 +204,15 @@ async fn package_spent_outputs(
     tx: &Transaction,
     created: &HashMap<OutPoint, TxOut>,
 ) -> Result<Vec<TxOut>, Refusal> {
-    let outside: Vec<usize> = (0..tx.input.len())
-        .filter(|&i| !created.contains_key(&tx.input[i].previous_output))
-        .collect();
-    let from_backend = if outside.is_empty() {
-        Vec::new()
-    } else {
-        let mut only = tx.clone();
-        only.input = outside.iter().map(|&i| tx.input[i].clone()).collect();
-        spent_outputs(&only, &s.backend, &s.prevouts)
-            .await
-            .map_err(|r| match r {
-                // Name the input as the member numbers it, not as the copy did.
-                Refusal::MissingInput { index, outpoint } => Refusal::MissingInput {
-                    index: outside[index],
-                    outpoint,
-                },
-                other => other,
-            })?
-    };
-    let mut from_backend = from_backend.into_iter();
-    tx.input
-        .iter()
-        .map(|input| {
-            created
-                .get(&input.previous_output)
-                .cloned()
-                .or_else(|| from_backend.next())
-                .ok_or(Refusal::Internal(
-                    "the backend gave fewer prevouts than inputs",
-                ))
-        })
-        .collect()
+    let mut spent = Vec::with_capacity(tx.input.len());
+    for (i, input) in tx.input.iter().enumerate() {
+        let op = input.previous_output;
+        spent.push(match created.get(&op) {
+            Some(out) => out.clone(),
+            None => spent_output(i, op, &s.backend, &s.prevouts).await?,
+        });
+    }
+    Ok(spent)
 }
 
 /// Core's package fee rule: a parent paying the floor stands alone; the child with the

@@ -64,14 +64,7 @@ pub async fn fresher(s: &AppState, rec: Record) -> Record {
     else {
         return rec;
     };
-    let attempt = Attempt {
-        status: Status::Confirmed,
-        broadcast: false,
-        error: None,
-        backend_txid: None,
-        next_attempt_at: i64::MAX,
-    };
-    match s.queue.record(rec.txid, attempt).await {
+    match s.queue.record(rec.txid, Attempt::confirmed(false)).await {
         Ok(()) => {
             tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed");
             s.claims.release(&rec.txid);

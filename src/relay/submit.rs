@@ -142,13 +142,7 @@ pub(super) fn mark_replaced(s: &AppState, by: Txid, replaced: Vec<Txid>) {
     let queue = s.queue.clone();
     tokio::spawn(async move {
         for txid in replaced {
-            let attempt = Attempt {
-                status: Status::Failed,
-                broadcast: false,
-                error: Some(format!("replaced by {by}")),
-                backend_txid: None,
-                next_attempt_at: i64::MAX,
-            };
+            let attempt = Attempt::failed(format!("replaced by {by}"), false);
             if let Err(e) = queue.record(txid, attempt).await {
                 tracing::error!(%txid, "cannot mark a replaced transaction: {e}");
             }

@@ -208,21 +208,28 @@ pub async fn spent_outputs(
 ) -> Result<Vec<TxOut>, Refusal> {
     let mut spent: Vec<TxOut> = Vec::with_capacity(tx.input.len());
     for (i, input) in tx.input.iter().enumerate() {
-        let op = input.previous_output;
-        let parent = cache.get(op.txid, backend).await?;
-        let out = match parent {
-            Some(t) => t.output.get(op.vout as usize).cloned(),
-            // Some backends cannot hand out a confirmed transaction by id (Core without
-            // -txindex) but still know its unspent outputs.
-            None => backend.prevout(op).await.map_err(backend_err)?,
-        };
-        let out = out.ok_or(Refusal::MissingInput {
-            index: i,
-            outpoint: op,
-        })?;
-        spent.push(out);
+        spent.push(spent_output(i, input.previous_output, backend, cache).await?);
     }
     Ok(spent)
+}
+
+/// Returns the output input `index` spends, `outpoint`, from the cache or the backend.
+///
+/// # Errors
+/// `missing_inputs` or `backend_unavailable`.
+pub async fn spent_output(
+    index: usize,
+    outpoint: OutPoint,
+    backend: &Arc<dyn ChainBackend>,
+    cache: &PrevoutCache,
+) -> Result<TxOut, Refusal> {
+    let out = match cache.get(outpoint.txid, backend).await? {
+        Some(t) => t.output.get(outpoint.vout as usize).cloned(),
+        // Some backends cannot hand out a confirmed transaction by id (Core without
+        // -txindex) but still know its unspent outputs.
+        None => backend.prevout(outpoint).await.map_err(backend_err)?,
+    };
+    out.ok_or(Refusal::MissingInput { index, outpoint })
 }
 
 /// Returns `tx`'s fee given the outputs it spends.

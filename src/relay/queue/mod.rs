@@ -111,6 +111,42 @@ pub struct Attempt {
     pub next_attempt_at: i64,
 }
 
+impl Attempt {
+    /// The backend (or the network) took it, as `backend_txid`; look again at
+    /// `next_attempt_at`.
+    pub fn sent(backend_txid: String, next_attempt_at: i64) -> Self {
+        Attempt {
+            status: Status::Broadcast,
+            broadcast: true,
+            error: None,
+            backend_txid: Some(backend_txid),
+            next_attempt_at,
+        }
+    }
+
+    /// Mined: finished. `broadcast` says whether this was a broadcast attempt.
+    pub fn confirmed(broadcast: bool) -> Self {
+        Attempt {
+            status: Status::Confirmed,
+            broadcast,
+            error: None,
+            backend_txid: None,
+            next_attempt_at: i64::MAX,
+        }
+    }
+
+    /// Given up, for `error`: finished.
+    pub fn failed(error: String, broadcast: bool) -> Self {
+        Attempt {
+            status: Status::Failed,
+            broadcast,
+            error: Some(error),
+            backend_txid: None,
+            next_attempt_at: i64::MAX,
+        }
+    }
+}
+
 /// Why a queue operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -145,13 +145,7 @@ async fn watch(state: &AppState, rec: &Record, now: i64) -> Watched {
     match status {
         Ok(TxStatus::Confirmed { height }) => {
             tracing::info!(txid = %rec.txid, height, "relayed transaction confirmed");
-            Watched::Done(Attempt {
-                status: Status::Confirmed,
-                broadcast: false,
-                error: None,
-                backend_txid: None,
-                next_attempt_at: i64::MAX,
-            })
+            Watched::Done(Attempt::confirmed(false))
         }
         Ok(TxStatus::Mempool) => {
             // Still waiting: no row in the attempt log for a quiet check.
@@ -177,13 +171,7 @@ async fn watch(state: &AppState, rec: &Record, now: i64) -> Watched {
 
 fn retry(rec: &Record, now: i64, cfg: &WorkerConfig, status: Status, error: &str) -> Attempt {
     if now - rec.created_at > ms(cfg.expiry) {
-        return Attempt {
-            status: Status::Failed,
-            broadcast: false,
-            error: Some(format!("expired unconfirmed; last error: {error}")),
-            backend_txid: None,
-            next_attempt_at: i64::MAX,
-        };
+        return Attempt::failed(format!("expired unconfirmed; last error: {error}"), false);
     }
     let shift = rec.attempts.min(20);
     let delay = cfg
@@ -199,6 +187,19 @@ fn retry(rec: &Record, now: i64, cfg: &WorkerConfig, status: Status, error: &str
     }
 }
 
+/// [`retry`] after a broadcast attempt (it counts in `attempts`), keeping the status.
+fn retry_sent(rec: &Record, now: i64, cfg: &WorkerConfig, error: &str) -> Attempt {
+    Attempt {
+        broadcast: true,
+        ..retry(rec, now, cfg, rec.status, error)
+    }
+}
+
+/// The backend (or the network) has `rec` now: watch it from the next confirmation poll.
+fn sent(rec: &Record, now: i64, cfg: &WorkerConfig) -> Attempt {
+    Attempt::sent(rec.txid.to_string(), now + ms(cfg.confirm_poll))
+}
+
 async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
     let cfg = state.config.worker.clone();
     state
@@ -208,30 +209,17 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
     let tx = match Transaction::deserialize(&rec.raw) {
         Ok(t) => t,
         Err(e) => {
-            return Attempt {
-                status: Status::Failed,
-                broadcast: true,
-                error: Some(format!("stored transaction does not decode: {e}")),
-                backend_txid: None,
-                next_attempt_at: i64::MAX,
-            };
+            return Attempt::failed(format!("stored transaction does not decode: {e}"), true);
         }
     };
     let result = match &cfg.p2p {
         Some(p2p) => broadcast_p2p(state, p2p, std::slice::from_ref(&tx)).await,
         None => state.backend.broadcast(&tx).await,
     };
-    let ok = |txid: String| Attempt {
-        status: Status::Broadcast,
-        broadcast: true,
-        error: None,
-        backend_txid: Some(txid),
-        next_attempt_at: now + ms(cfg.confirm_poll),
-    };
     match result {
         Ok(txid) => {
             tracing::info!(txid = %rec.txid, "relayed transaction broadcast");
-            ok(txid.to_string())
+            Attempt::sent(txid.to_string(), now + ms(cfg.confirm_poll))
         }
         Err(ChainError::Rejected { reason }) => {
             state
@@ -245,9 +233,7 @@ async fn broadcast(state: &AppState, rec: &Record, now: i64) -> Attempt {
                 .metrics
                 .broadcast_errors
                 .fetch_add(1, Ordering::Relaxed);
-            let mut a = retry(rec, now, &cfg, rec.status, &e.to_string());
-            a.broadcast = true;
-            a
+            retry_sent(rec, now, &cfg, &e.to_string())
         }
     }
 }
@@ -262,47 +248,20 @@ async fn judge_rejection(
     now: i64,
 ) -> Attempt {
     let cfg = &state.config.worker;
-    let ok = Attempt {
-        status: Status::Broadcast,
-        broadcast: true,
-        error: None,
-        backend_txid: Some(rec.txid.to_string()),
-        next_attempt_at: now + ms(cfg.confirm_poll),
-    };
-    let kind = RejectKind::of(&reason);
-    if kind == RejectKind::AlreadyKnown {
-        return ok;
-    }
-    let mut a = if kind == RejectKind::Definitive {
+    match RejectKind::of(&reason) {
+        RejectKind::AlreadyKnown => sent(rec, now, cfg),
         // A conflict may be our own transaction already mined: ask first.
-        match state.backend.tx_status_of(tx).await {
-            Ok(TxStatus::Confirmed { .. }) => {
-                return Attempt {
-                    status: Status::Confirmed,
-                    broadcast: true,
-                    error: None,
-                    backend_txid: None,
-                    next_attempt_at: i64::MAX,
-                };
-            }
-            Ok(TxStatus::Mempool) => return ok,
+        RejectKind::Definitive => match state.backend.tx_status_of(tx).await {
+            Ok(TxStatus::Confirmed { .. }) => Attempt::confirmed(true),
+            Ok(TxStatus::Mempool) => sent(rec, now, cfg),
             Ok(TxStatus::Unknown) => {
                 tracing::warn!(txid = %rec.txid, "backend rejected relayed transaction: {reason}");
-                return Attempt {
-                    status: Status::Failed,
-                    broadcast: true,
-                    error: Some(reason),
-                    backend_txid: None,
-                    next_attempt_at: i64::MAX,
-                };
+                Attempt::failed(reason, true)
             }
-            Err(e) => retry(rec, now, cfg, rec.status, &e.to_string()),
-        }
-    } else {
-        retry(rec, now, cfg, rec.status, &reason)
-    };
-    a.broadcast = true;
-    a
+            Err(e) => retry_sent(rec, now, cfg, &e.to_string()),
+        },
+        RejectKind::Transient => retry_sent(rec, now, cfg, &reason),
+    }
 }
 
 /// Broadcasts over the peer-to-peer network (a package: all of it, child first). Success

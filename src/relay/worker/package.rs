@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Watched, broadcast, judge_rejection, ms, record, retry, watch};
+use super::{Watched, broadcast, judge_rejection, record, retry_sent, sent, watch};
 use crate::chain::RejectKind;
 use crate::chain::package::PackageOutcome;
 use crate::relay::queue::{Attempt, Record, Status, now_ms};
@@ -85,13 +85,7 @@ async fn send(state: &AppState, members: &[Record], now: i64) {
         match Transaction::deserialize(&rec.raw) {
             Ok(tx) => txs.push(tx),
             Err(e) => {
-                let a = Attempt {
-                    status: Status::Failed,
-                    broadcast: true,
-                    error: Some(format!("stored transaction does not decode: {e}")),
-                    backend_txid: None,
-                    next_attempt_at: i64::MAX,
-                };
+                let a = Attempt::failed(format!("stored transaction does not decode: {e}"), true);
                 record(state, rec, a).await;
                 return;
             }
@@ -106,18 +100,8 @@ async fn send(state: &AppState, members: &[Record], now: i64) {
         let result = super::broadcast_p2p(state, p2p, &txs).await;
         for rec in members {
             let a = match &result {
-                Ok(_) => Attempt {
-                    status: Status::Broadcast,
-                    broadcast: true,
-                    error: None,
-                    backend_txid: Some(rec.txid.to_string()),
-                    next_attempt_at: now + ms(cfg.confirm_poll),
-                },
-                Err(e) => {
-                    let mut a = retry(rec, now, cfg, rec.status, &e.to_string());
-                    a.broadcast = true;
-                    a
-                }
+                Ok(_) => sent(rec, now, cfg),
+                Err(e) => retry_sent(rec, now, cfg, &e.to_string()),
             };
             record(state, rec, a).await;
         }
@@ -129,9 +113,9 @@ async fn send(state: &AppState, members: &[Record], now: i64) {
             // A backend without packages: one by one, parents first, as far as it goes.
             for rec in members {
                 let a = broadcast(state, rec, now).await;
-                let sent = a.status == Status::Broadcast;
+                let taken = a.status == Status::Broadcast;
                 record(state, rec, a).await;
-                if !sent {
+                if !taken {
                     break;
                 }
             }
@@ -143,9 +127,7 @@ async fn send(state: &AppState, members: &[Record], now: i64) {
                 .broadcast_errors
                 .fetch_add(1, Ordering::Relaxed);
             for rec in members {
-                let mut a = retry(rec, now, cfg, rec.status, &e.to_string());
-                a.broadcast = true;
-                record(state, rec, a).await;
+                record(state, rec, retry_sent(rec, now, cfg, &e.to_string())).await;
             }
             return;
         }
@@ -175,13 +157,7 @@ async fn judge(
     match result.map(|r| r.error.as_deref()) {
         Some(None) => {
             tracing::info!(txid = %rec.txid, "relayed package member broadcast");
-            Attempt {
-                status: Status::Broadcast,
-                broadcast: true,
-                error: None,
-                backend_txid: Some(rec.txid.to_string()),
-                next_attempt_at: now + ms(cfg.confirm_poll),
-            }
+            sent(rec, now, cfg)
         }
         // Refused for a reason of its own: judged as a single transaction's refusal, unless
         // another member's trouble may be the cause (a parent that did not get in leaves
@@ -189,17 +165,9 @@ async fn judge(
         Some(Some(reason)) if !others_transient(outcome, rec.txid) => {
             judge_rejection(state, rec, tx, reason.to_owned(), now).await
         }
-        Some(Some(reason)) => {
-            let mut a = retry(rec, now, cfg, rec.status, reason);
-            a.broadcast = true;
-            a
-        }
+        Some(Some(reason)) => retry_sent(rec, now, cfg, reason),
         // Not looked at: the package was refused as a whole.
-        None => {
-            let mut a = retry(rec, now, cfg, rec.status, &outcome.message);
-            a.broadcast = true;
-            a
-        }
+        None => retry_sent(rec, now, cfg, &outcome.message),
     }
 }
 
